@@ -26,7 +26,37 @@ from aotgraph.graph import Apply, Constant, SharedVariable, Variable, clone_repl
 from aotgraph.gradient import grad  # noqa: E402
 from aotgraph.tensor.basic import shared  # noqa: E402
 
-__all__ = [
+# Public names that live in modules other engineers extend; resolved lazily
+# so that importing aotgraph stays cheap and free of import cycles.
+_LAZY = {
+    "jacobian": "aotgraph.gradient",
+    "hessian": "aotgraph.gradient",
+    "Rop": "aotgraph.gradient",
+    "Lop": "aotgraph.gradient",
+    "gradient": None,
+    "printing": None,
+    "scan": "aotgraph.scan",
+    "scan_until": "aotgraph.scan",
+    "map": "aotgraph.scan",
+    "reduce": "aotgraph.scan",
+    "foldl": "aotgraph.scan",
+    "foldr": "aotgraph.scan",
+    "Module": "aotgraph.module",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'aotgraph' has no attribute {name!r}")
+    module = _LAZY[name]
+    if module is None:
+        return importlib.import_module(f"aotgraph.{name}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = sorted(_LAZY) + [
     "AotgraphError",
     "AotgraphTypeError",
     "Apply",

@@ -14,6 +14,10 @@ from aotgraph.tensor.math import *  # noqa: F403
 from aotgraph.tensor.math import __all__ as _math_all
 from aotgraph.tensor.shape import *  # noqa: F403
 from aotgraph.tensor.shape import __all__ as _shape_all
+from aotgraph.tensor.linalg import *  # noqa: F403
+from aotgraph.tensor.linalg import __all__ as _linalg_all
+from aotgraph.tensor.indexing import *  # noqa: F403
+from aotgraph.tensor.indexing import __all__ as _indexing_all
 
 _methods.install()
 globals().update(CONSTRUCTORS)
@@ -26,4 +30,6 @@ __all__ = (
     + list(CONSTRUCTORS)
     + list(_math_all)
     + list(_shape_all)
+    + list(_linalg_all)
+    + list(_indexing_all)
 )
