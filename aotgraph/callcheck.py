@@ -36,6 +36,7 @@ def convert_input(fn, name, value, dtype, shape, allow_downcast=False):
                 f"(a numeric array)"
             )
         if arr.dtype != want:
+            _reject_bool(fn, name, arr.dtype, want, allow_downcast)
             if allow_downcast or np.can_cast(arr.dtype, want, casting="safe"):
                 arr = arr.astype(want)
             else:
@@ -75,6 +76,7 @@ def _from_python(fn, name, value, want, allow_downcast):
             f"{fn}: input {name!r} holds {raw.dtype} values ({_describe(value)}); "
             f"expected {want.name} numbers"
         )
+    _reject_bool(fn, name, raw.dtype, want, allow_downcast)
     if raw.dtype == want or allow_downcast or np.can_cast(raw.dtype, want, "safe"):
         return raw.astype(want)
     # Python numbers are weak: accept them when they fit the input's kind.
@@ -90,6 +92,16 @@ def _from_python(fn, name, value, want, allow_downcast):
         f"{fn}: input {name!r} holds {raw.dtype.name} values, which cannot be cast "
         f"safely to {want.name}; use allow_input_downcast=True"
     )
+
+
+def _reject_bool(fn, name, got, want, allow_downcast):
+    # numpy calls bool -> number a safe cast, but a mask passed where numbers
+    # are expected is almost always a mistake: ask for it explicitly.
+    if got.kind == "b" and want.kind != "b" and not allow_downcast:
+        raise TypeError(
+            f"{fn}: input {name!r} holds bool values; expected {want.name} numbers "
+            f"(convert with .astype({want.name!r}), or use allow_input_downcast=True)"
+        )
 
 
 def _shape_text(shape):

@@ -118,7 +118,7 @@ def make_function_graph(
             )
     if len({v.uid for v in inputs}) != len(inputs):
         raise AotgraphTypeError(f"{name}: the same variable is given twice as an input")
-    single = not isinstance(outputs, (list, tuple))
+    single = outputs is not None and not isinstance(outputs, (list, tuple))
     outs = [as_tensor(o) for o in ([] if outputs is None else as_list(outputs) if not single else [outputs])]
     if isinstance(updates, dict):
         updates = list(updates.items())

@@ -15,8 +15,8 @@ import numpy as np
 
 from aotgraph.callcheck import bind_args, convert_input
 from aotgraph.errors import AotgraphError, AotgraphTypeError
-from aotgraph.fgraph import FunctionGraph, make_function_graph
-from aotgraph.graph import Constant, SharedVariable, toposort, trace_str
+from aotgraph.fgraph import FunctionGraph, MissingInputError, make_function_graph
+from aotgraph.graph import Constant, SharedVariable, Variable, toposort, trace_str
 
 TARGETS = ("py", "cpu", "cuda")
 
@@ -52,7 +52,7 @@ def interpret(outputs, values, fname="evaluate"):
                 elif isinstance(v, SharedVariable):
                     env[v.uid] = v.get_value(borrow=True)
                 else:
-                    raise AotgraphTypeError(
+                    raise MissingInputError(
                         f"{fname}: no value given for {v!r} (created at {trace_str(v)})"
                     )
             args.append(env[v.uid])
@@ -60,10 +60,11 @@ def interpret(outputs, values, fname="evaluate"):
             with np.errstate(all="ignore"):
                 results = run_node(node, args)
         except (ValueError, IndexError) as exc:
-            shapes = ", ".join(str(np.shape(a)) for a in args)
+            operands = ", ".join(f"{v!r} of shape {np.shape(a)}" for v, a in zip(node.inputs, args))
             where = trace_str(node.outputs[0])
-            raise ValueError(
-                f"{fname}: {node.op.label()} failed on inputs of shapes {shapes} "
+            # an out-of-bounds index stays an IndexError, as in numpy
+            raise (IndexError if isinstance(exc, IndexError) else ValueError)(
+                f"{fname}: {node.op.label()} failed on {operands} "
                 f"(expression created at {where}): {exc}"
             ) from None
         for var, value in zip(node.outputs, results):
@@ -77,7 +78,7 @@ def interpret(outputs, values, fname="evaluate"):
         elif isinstance(v, SharedVariable):
             out.append(v.get_value(borrow=True))
         else:
-            raise AotgraphTypeError(f"{fname}: no value given for {v!r}")
+            raise MissingInputError(f"{fname}: no value given for {v!r}")
     return out
 
 
@@ -85,6 +86,11 @@ def evaluate(var, inputs_to_values):
     """Theano's ``var.eval({x: value})`` with the reference interpreter."""
     values = {}
     for k, v in inputs_to_values.items():
+        if not isinstance(k, Variable) or isinstance(k, (Constant, SharedVariable)):
+            raise AotgraphTypeError(
+                f"eval: the keys of inputs_to_values must be free symbolic variables, "
+                f"got {type(k).__name__} {k!r}"
+            )
         values[k.uid] = convert_input("eval", k.name or "input", v, k.dtype, k.type.shape)
     return interpret([var], values, "eval")[0].copy()
 
@@ -120,7 +126,15 @@ class Function:
         with self._update_lock:
             results = interpret(fg.all_outputs(), values, self.name)
             n = len(fg.outputs)
-            # updates are all computed from pre-call values, then applied
+            # updates are all computed from pre-call values, checked, then
+            # applied: a failing call changes no shared variable
+            for (shared, _), value in zip(fg.updates, results[n:]):
+                if not shared.type.accepts_shape(value.shape):
+                    raise ValueError(
+                        f"{self.name}: the update of shared variable {shared!r} has "
+                        f"shape {value.shape}, which does not fit its type "
+                        f"{shared.type.short()}"
+                    )
             for (shared, _), value in zip(fg.updates, results[n:]):
                 shared.set_value(np.array(value, copy=True), borrow=True)
         outs = [np.array(r, copy=True) for r in results[:n]]

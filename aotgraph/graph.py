@@ -17,7 +17,9 @@ import numpy as np
 from aotgraph.errors import AotgraphTypeError
 from aotgraph.types import TensorType, as_dtype
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# With the separator, so that a user file like ``.../aotgraph_demo.py`` beside
+# the package is not mistaken for a file of the package.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _ids = itertools.count()
 
 
@@ -39,6 +41,9 @@ def trace_str(var) -> str:
     return f"{tr[0]}:{tr[1]}"
 
 
+_WRITE_ONCE = frozenset({"type", "owner", "index", "uid"})
+
+
 class Variable:
     """A symbolic tensor value of a given :class:`~aotgraph.types.TensorType`.
 
@@ -53,12 +58,13 @@ class Variable:
             raise AotgraphTypeError(f"Variable: type must be a TensorType, got {type!r}")
         if name is not None and not isinstance(name, str):
             raise AotgraphTypeError(f"Variable: name must be a str or None, got {name!r}")
-        self.type = type
-        self.owner = owner
-        self.index = index
-        self.name = name
-        self.trace = user_trace()
-        self.uid = next(_ids)
+        init = object.__setattr__  # past the write-once check, which costs time
+        init(self, "type", type)
+        init(self, "owner", owner)
+        init(self, "index", index)
+        init(self, "name", name)
+        init(self, "trace", user_trace())
+        init(self, "uid", next(_ids))
 
     # --- type shortcuts -------------------------------------------------
     @property
@@ -76,6 +82,13 @@ class Variable:
     @property
     def broadcastable(self) -> tuple:
         return self.type.broadcastable
+
+    def __setattr__(self, key, value):
+        # SSA: once built, a variable's type and producer never change
+        # (``name`` and ``trace`` may, for printing and rewrites).
+        if key in _WRITE_ONCE and hasattr(self, "uid"):
+            raise AttributeError(f"Variable.{key} cannot be changed once the variable exists")
+        object.__setattr__(self, key, value)
 
     def __repr__(self):
         return self._label()
@@ -173,12 +186,13 @@ class SharedVariable(Variable):
             raise AotgraphTypeError(
                 "shared: value must be a numpy array or number, not a symbolic variable"
             )
-        arr = np.array(value, dtype=dtype, copy=not borrow)
+        # borrow: no copy when none is needed (numpy 2's copy=False would raise)
+        arr = np.asarray(value, dtype=dtype) if borrow else np.array(value, dtype=dtype)
         if arr.dtype == object or arr.dtype.kind in "USVcmM":
             raise AotgraphTypeError(
                 f"shared: value of dtype {arr.dtype} is not supported; expected numbers"
             )
-        if isinstance(value, float) and dtype is None:
+        if isinstance(value, float) and not isinstance(value, np.generic) and dtype is None:
             # A Python float becomes floatX, as in Theano.
             from aotgraph.config import config
 
@@ -199,7 +213,7 @@ class SharedVariable(Variable):
 
     def set_value(self, value, borrow=False):
         """Replace the value; dtype and static lengths must still fit."""
-        arr = np.array(value, copy=not borrow)
+        arr = np.asarray(value) if borrow else np.array(value)
         if arr.dtype != np.dtype(self.type.dtype):
             if not np.can_cast(arr.dtype, self.type.dtype, casting="same_kind"):
                 raise AotgraphTypeError(

@@ -34,6 +34,8 @@ DISCRETE_DTYPES = INT_DTYPES | {"bool"}
 
 def as_dtype(dtype, where="dtype") -> str:
     """Return the canonical name of ``dtype`` or raise naming ``where``."""
+    if isinstance(dtype, str) and dtype in SUPPORTED_DTYPES:
+        return dtype  # fast path: np.dtype(...).name is slow and graphs build many types
     try:
         name = np.dtype(dtype).name
     except TypeError as exc:
@@ -142,7 +144,8 @@ class TensorType:
 def broadcast_static(shapes, what="operands", names=None):
     """numpy broadcasting over static shapes with ``None`` for unknown lengths.
 
-    Raises ``ShapeError`` when two static lengths can never broadcast.
+    Raises ``ShapeError`` when two static lengths can never broadcast;
+    ``names`` (a list, or a callable returning one) label the operands there.
     A ``None`` against a static ``n != 1`` gives ``n`` (the run time checks
     that the unknown one is ``n`` or 1); ``None`` against ``None`` stays
     ``None``.
@@ -154,7 +157,9 @@ def broadcast_static(shapes, what="operands", names=None):
         dims = [p[axis] for p in padded]
         static = {d for d in dims if d is not None and d != 1}
         if len(static) > 1:
-            shown = names or [f"operand {i}" for i in range(len(shapes))]
+            shown = (names() if callable(names) else names) or [
+                f"operand {i}" for i in range(len(shapes))
+            ]
             desc = ", ".join(
                 f"{n} with shape {_shape_str(s)}" for n, s in zip(shown, shapes)
             )

@@ -18,15 +18,16 @@
  * under ordinary IEEE semantics: no branches and no table look-ups (which
  * would need gathers) in the evaluation, bit manipulation through memcpy,
  * Cody-Waite range reduction, polynomials, and every special case resolved by
- * a final select (`c ? a : b` on already computed values, which gcc turns
- * into a compare and a blend).  Integer work is kept to operations that SSE2
- * has in vector form (no 64-bit arithmetic shifts, compares or int64<->double
- * conversions; the magic-constant tricks below replace them).
+ * a final select (a bitwise blend of already computed values, see "Selects"
+ * below).  Integer work is kept to operations that SSE2 has in vector form
+ * (no 64-bit arithmetic shifts, compares or int64<->double conversions; the
+ * magic-constant tricks below replace them).
  *
  * Compile flags assumed:
  *   required   -O3 -fno-math-errno
- *              (-O2 does not vectorize loops on gcc 12; with math-errno on,
- *               fabs/copysign are still inlined but nothing needs errno here)
+ *              (-O2 does not vectorize loops on gcc 12; -fno-math-errno
+ *               makes sqrt, used by ag_erf/ag_erfc, a plain instruction:
+ *               without it those two loops do not vectorize)
  *   optional   -mavx2 -mfma (or -march=...): wider vectors; FMA contraction
  *              (gcc's default -ffp-contract=fast in GNU C mode) only makes the
  *              results more accurate, and the bounds below hold either way.
@@ -39,7 +40,9 @@
  * underflow to 0.  errno is never set and floating-point exception flags are
  * not meant to match libm.
  *
- * Accuracy: maximum error in ulps of the correctly rounded result, measured by
+ * Accuracy: maximum |result - exact| in ulps of the exact value (a correctly
+ * rounded function scores <= 0.5; integer ulps from the correctly rounded
+ * result are at most this plus 0.5, rounded down), measured by
  * exhaustive runs over all 2^32 float32 inputs (float64 reference) and over
  * 4e7 float64 inputs of mixed scales (long double reference), built with
  * -O3 -fno-math-errno (SSE2) and with -O3 -mavx2 -mfma:
@@ -70,19 +73,54 @@ static inline float ag__from_bits_f(uint32_t u) { float x; memcpy(&x, &u, sizeof
 static inline uint64_t ag__bits_d(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline double ag__from_bits_d(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
 
-/* c ? a : b as a bitwise blend of two already computed values.  A plain
- * ternary lets gcc sink the computation of an arm into a branch, and with the
- * default -ftrapping-math it will not speculate it back, so the loop would
- * not vectorize ("control flow in loop"). */
+/* Selects.  A plain `c ? f(x) : g(x)` lets gcc sink the computation of an arm
+ * into a branch, and with the default -ftrapping-math it will not speculate
+ * it back, so the loop would not vectorize ("control flow in loop").  So:
+ *  - a ternary is used only when both arms are constants or values that are
+ *    needed anyway (clamps, constant factors): nothing can be sunk;
+ *  - otherwise float32 uses ag__sel_f, a bitwise blend with an int mask;
+ *  - float64 cannot do the same on plain SSE2 (no vector bool -> int64
+ *    conversion before SSE4.2), so its masks are made by integer arithmetic
+ *    on the bit patterns (64-bit sub/shift, which SSE2 has) and blended. */
 static inline float ag__sel_f(int c, float a, float b)
 {
     uint32_t m = (uint32_t)0 - (uint32_t)c;
     return ag__from_bits_f((ag__bits_f(a) & m) | (ag__bits_f(b) & ~m));
 }
-static inline double ag__sel_d(int c, double a, double b)
+static inline double ag__blend_d(uint64_t mask, double a, double b)
 {
-    uint64_t m = (uint64_t)0 - (uint64_t)c;
-    return ag__from_bits_d((ag__bits_d(a) & m) | (ag__bits_d(b) & ~m));
+    return ag__from_bits_d((ag__bits_d(a) & mask) | (ag__bits_d(b) & ~mask));
+}
+/* all ones iff |x| < c (c > 0); false for NaN: compare magnitudes as integers */
+static inline uint64_t ag__mask_abs_lt_d(double x, double c)
+{
+    uint64_t ax = ag__bits_d(x) & 0x7fffffffffffffffu;
+    return (uint64_t)0 - ((ax - ag__bits_d(c)) >> 63);
+}
+/* all ones iff the sign bit of x is set */
+static inline uint64_t ag__mask_neg_d(double x) { return (uint64_t)0 - (ag__bits_d(x) >> 63); }
+/* all ones iff |x| == c (c >= 0) */
+static inline uint64_t ag__mask_abs_eq_d(double x, double c)
+{
+    uint64_t d = (ag__bits_d(x) & 0x7fffffffffffffffu) ^ ag__bits_d(c);
+    return (uint64_t)0 - ((d - 1u) >> 63);
+}
+/* all ones iff x is NaN */
+static inline uint64_t ag__mask_nan_d(double x)
+{
+    uint64_t ax = ag__bits_d(x) & 0x7fffffffffffffffu;
+    return (uint64_t)0 - ((0x7ff0000000000000u - ax) >> 63);
+}
+/* x limited to [lo, hi], lo < 0 < hi; NaN passes through.  A ternary clamp
+ * would let gcc thread the constant through the code that follows and split
+ * the loop body. */
+static inline double ag__clamp_d(double x, double lo, double hi)
+{
+    uint64_t keep = ag__mask_nan_d(x);
+    uint64_t neg = ag__mask_neg_d(x);
+    uint64_t over = ~neg & ~ag__mask_abs_lt_d(x, hi) & ~keep;
+    uint64_t under = neg & ~ag__mask_abs_lt_d(x, -lo) & ~keep;
+    return ag__blend_d(over, hi, ag__blend_d(under, lo, x));
 }
 
 /* Adding 1.5*2^23 (float) or 1.5*2^52 (double) rounds a value of magnitude
@@ -118,15 +156,16 @@ static inline float ag_expf(float x)
 {
     /* Outside [-104, 89] the result is 0 or Inf; clamping keeps k in range
      * (NaN fails both compares and flows through). */
-    float xc = x > 89.0f ? 89.0f : x;
-    xc = xc < -104.0f ? -104.0f : xc;
+    float xc = ag__sel_f(x > 89.0f, 89.0f, x);
+    xc = ag__sel_f(xc < -104.0f, -104.0f, xc);
     float kf = xc * AG__INV_LN2_F + AG__MAGIC_F;
     int32_t k = (int32_t)(ag__bits_f(kf) - ag__bits_f(AG__MAGIC_F));
     kf -= AG__MAGIC_F;
     float r = (xc - kf * AG__LN2_HI_F) - kf * AG__LN2_LO_F;
     float p = ag__exp_poly_f(r);
     /* 2^k as two normal factors, so subnormal results are rounded once and
-     * k = 128 still overflows to Inf. */
+     * k = 128 still overflows to Inf.  (>> on a negative int: arithmetic in
+     * gcc and clang.) */
     int32_t k1 = k >> 1;
     float s1 = ag__from_bits_f((uint32_t)(k1 + 127) << 23);
     float s2 = ag__from_bits_f((uint32_t)(k - k1 + 127) << 23);
@@ -156,9 +195,9 @@ static inline double ag__pow2_d(double kf_plus_magic)
     return ag__from_bits_d((ag__bits_d(kf_plus_magic) + 1023u) << 52);
 }
 
-/* exp(hi + lo) * 2^0 returned as p * s1 * s2 (caller multiplies in that order
- * after any extra factor, so a subnormal result is rounded only once).
- * hi must be within the clamp range; |lo| small. */
+/* exp(hi + lo) returned as p * s1 * s2: the caller multiplies in that order,
+ * after any extra factor of its own, so a subnormal result is rounded only
+ * once.  hi + lo in [-1100, 710]; hi carries the big part exactly. */
 static inline double ag__exp_parts_d(double hi, double lo, double *s1, double *s2)
 {
     double kf = (hi + lo) * AG__INV_LN2_D + AG__MAGIC_D;
@@ -174,11 +213,27 @@ static inline double ag__exp_parts_d(double hi, double lo, double *s1, double *s
 
 static inline double ag_exp(double x)
 {
-    double xc = x > 710.0 ? 710.0 : x;
-    xc = xc < -746.0 ? -746.0 : xc;
+    double xc = ag__clamp_d(x, -746.0, 710.0);
     double s1, s2;
     double p = ag__exp_parts_d(xc, 0.0, &s1, &s2);
     return (p * s1) * s2;
+}
+
+/* exp(v) for v in [-1000, 700] to ~2e-10 relative (enough for float32
+ * results computed in float64), single 2^k scale. */
+static inline double ag__exp_lowacc_d(double v)
+{
+    double kf = v * AG__INV_LN2_D + AG__MAGIC_D;
+    double s = ag__pow2_d(kf);
+    kf -= AG__MAGIC_D;
+    double r = (v - kf * AG__LN2_HI_D) - kf * AG__LN2_LO_D;
+    double q = 0.00019891000780597316;
+    q = q * r + 0.0013933658961533572;
+    q = q * r + 0.00833331091651024;
+    q = q * r + 0.041666464844507485;
+    q = q * r + 0.1666666668163221;
+    q = q * r + 0.5000000013473895;
+    return (1.0 + (r + (r * r) * q)) * s;
 }
 
 /* ======================================================================
@@ -213,14 +268,14 @@ static inline float ag__log_split_f(float u, float *ef)
 static inline float ag_logf(float x)
 {
     int sub = x < 0x1p-126f;
-    float xs = sub ? x * 0x1p23f : x;
+    float xs = ag__sel_f(sub, x * 0x1p23f, x);
     float ef;
     float m = ag__log_split_f(xs, &ef);
-    ef = sub ? ef - 23.0f : ef;
+    ef = ag__sel_f(sub, ef - 23.0f, ef);
     float y = ag__log_combine_f(m - 1.0f, ef, 0.0f);
     /* x < 0 -> NaN, +-0 -> -Inf, +Inf -> +Inf, NaN -> NaN */
-    float special = x < 0.0f ? NAN : (x == 0.0f ? -INFINITY : x);
-    return ((x > 0.0f) & (x < INFINITY)) ? y : special;
+    float special = ag__sel_f(x < 0.0f, NAN, ag__sel_f(x == 0.0f, -INFINITY, x));
+    return ag__sel_f((x > 0.0f) & (x < INFINITY), y, special);
 }
 
 /* log1p(x) for x > -1 finite (no special cases). */
@@ -238,9 +293,9 @@ static inline float ag__log1p_kernel_f(float x)
 static inline float ag_log1pf(float x)
 {
     float y = ag__log1p_kernel_f(x);
-    float special = x < -1.0f ? NAN : (x == -1.0f ? -INFINITY : x);
+    float special = ag__sel_f(x < -1.0f, NAN, ag__sel_f(x == -1.0f, -INFINITY, x));
     /* x == 0 returns x to keep the sign of zero */
-    return ((x > -1.0f) & (x < INFINITY) & (x != 0.0f)) ? y : special;
+    return ag__sel_f((x > -1.0f) & (x < INFINITY) & (x != 0.0f), y, special);
 }
 
 static inline double ag__log_combine_d(double f, double ef, double c)
@@ -271,14 +326,16 @@ static inline double ag__log_split_d(double u, double *ef)
 
 static inline double ag_log(double x)
 {
-    int sub = x < 0x1p-1022;
-    double xs = sub ? x * 0x1p54 : x;
+    uint64_t sub = ag__mask_abs_lt_d(x, 0x1p-1022);
     double ef;
-    double m = ag__log_split_d(xs, &ef);
-    ef = sub ? ef - 54.0 : ef;
-    double y = ag__log_combine_d(m - 1.0, ef, 0.0);
-    double special = x < 0.0 ? NAN : (x == 0.0 ? -INFINITY : x);
-    return ((x > 0.0) & (x < INFINITY)) ? y : special;
+    double m = ag__log_split_d(x * ag__blend_d(sub, 0x1p54, 1.0), &ef);
+    ef -= ag__blend_d(sub, 54.0, 0.0);
+    double y = ag__log_combine_d(m - 1.0, ef, 0.0); /* finite for any x */
+    /* special cases are added on: y + 0, y + NaN, y + -Inf, y + Inf/NaN */
+    double patch = ag__blend_d(ag__mask_abs_lt_d(x, INFINITY), 0.0, x);
+    patch = ag__blend_d(ag__mask_neg_d(x), NAN, patch);
+    patch = ag__blend_d(ag__mask_abs_eq_d(x, 0.0), -INFINITY, patch);
+    return y + patch;
 }
 
 static inline double ag__log1p_kernel_d(double x)
@@ -293,9 +350,13 @@ static inline double ag__log1p_kernel_d(double x)
 
 static inline double ag_log1p(double x)
 {
-    double y = ag__log1p_kernel_d(x);
-    double special = x < -1.0 ? NAN : (x == -1.0 ? -INFINITY : x);
-    return ((x > -1.0) & (x < INFINITY) & (x != 0.0)) ? y : special;
+    uint64_t finite = ag__mask_abs_lt_d(x, INFINITY);
+    uint64_t below = ag__mask_neg_d(x) & ~ag__mask_abs_lt_d(x, 1.0); /* x <= -1 */
+    double y = ag__log1p_kernel_d(ag__blend_d(finite & ~below, x, 0.0)); /* finite */
+    double patch = ag__blend_d(finite, 0.0, x);
+    patch = ag__blend_d(below, NAN, patch);
+    patch = ag__blend_d(below & ag__mask_abs_eq_d(x, 1.0), -INFINITY, patch);
+    return copysign(y + patch, x); /* log1p has the sign of x, also for +-0 */
 }
 
 /* ======================================================================
@@ -324,15 +385,15 @@ static inline float ag__expm1_kernel_f(float x)
      * so that k = 128 overflows to Inf without forming 2^128. */
     float h = ag__from_bits_f((kb + 126u) << 23);
     float y = 2.0f * (h * p + (h - 0.5f));
-    return kf == 0.0f ? p : y;
+    return ag__sel_f(kf == 0.0f, p, y);
 }
 
 static inline float ag_expm1f(float x)
 {
-    float xc = x > 89.0f ? 89.0f : x;
-    xc = xc < -25.0f ? -25.0f : xc;
+    float xc = ag__sel_f(x > 89.0f, 89.0f, x);
+    xc = ag__sel_f(xc < -25.0f, -25.0f, xc);
     float y = ag__expm1_kernel_f(xc);
-    return x == 0.0f ? x : y; /* keeps -0.0 */
+    return ag__sel_f(x == 0.0f, x, y); /* keeps -0.0 */
 }
 
 static inline double ag__expm1_kernel_d(double x)
@@ -359,15 +420,13 @@ static inline double ag__expm1_kernel_d(double x)
     p = p + rlo * (1.0 + p);
     double h = ag__from_bits_d((kb + 1022u) << 52);
     double y = 2.0 * (h * p + (h - 0.5));
-    return kf == 0.0 ? p : y;
+    return ag__blend_d(ag__mask_abs_lt_d(kf, 0.5), p, y); /* k == 0: p exactly */
 }
 
 static inline double ag_expm1(double x)
 {
-    double xc = x > 710.0 ? 710.0 : x;
-    xc = xc < -40.0 ? -40.0 : xc;
-    double y = ag__expm1_kernel_d(xc);
-    return x == 0.0 ? x : y;
+    double xc = ag__clamp_d(x, -40.0, 710.0);
+    return copysign(ag__expm1_kernel_d(xc), x); /* sign of x, also for +-0 */
 }
 
 /* ======================================================================
@@ -386,10 +445,10 @@ static inline float ag_tanhf(float x)
     float small = x + (x * w) * t;
     /* otherwise tanh|x| = e / (e + 2), e = expm1(2|x|); |x| >= 10 gives 1 */
     float a = fabsf(x);
-    a = a > 10.0f ? 10.0f : a;
+    a = ag__sel_f(a > 10.0f, 10.0f, a);
     float e = ag__expm1_kernel_f(2.0f * a);
-    float large = copysignf(e / (e + 2.0f), x);
-    return fabsf(x) < 0.625f ? small : large;
+    float large = e / (e + 2.0f);
+    return copysignf(ag__sel_f(fabsf(x) < 0.625f, small, large), x); /* tanh(-0) = -0 */
 }
 
 static inline double ag_tanh(double x)
@@ -408,45 +467,47 @@ static inline double ag_tanh(double x)
     t = t * w - 0.3333333333333333;
     double small = x + (x * w) * t;
     double a = fabs(x);
-    a = a > 20.0 ? 20.0 : a;
+    a = ag__clamp_d(a, -1.0, 20.0);
     double e = ag__expm1_kernel_d(2.0 * a);
-    double large = copysign(e / (e + 2.0), x);
-    return fabs(x) < 0.55 ? small : large;
+    double large = e / (e + 2.0);
+    return copysign(ag__blend_d(ag__mask_abs_lt_d(x, 0.55), small, large), x);
 }
 
-static inline float ag_sigmoidf(float x)
+static inline float ag_sigmoidf(float xf)
 {
-    /* e = exp(-|x|) never overflows; sigmoid(-|x|) = e * sigmoid(|x|) */
-    float e = ag_expf(-fabsf(x));
-    float r = 1.0f / (1.0f + e);
-    return x >= 0.0f ? r : e * r; /* NaN takes the second arm: e is NaN */
+    /* float32 arithmetic would stack four roundings (exp, add, divide,
+     * multiply) to ~2.8 ulp; float64 with a short exp leaves one. */
+    double x = xf;
+    double e = ag__exp_lowacc_d(-ag__clamp_d(fabs(x), -1.0, 104.0)); /* exp(-104) -> 0 */
+    /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e); NaN: e is NaN */
+    return (float)(ag__blend_d(ag__mask_neg_d(x), e, 1.0) / (1.0 + e));
 }
 
 static inline double ag_sigmoid(double x)
 {
     double e = ag_exp(-fabs(x));
-    double r = 1.0 / (1.0 + e);
-    return x >= 0.0 ? r : e * r;
+    /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e); NaN: e is NaN */
+    return ag__blend_d(ag__mask_neg_d(x), e, 1.0) / (1.0 + e);
 }
 
 static inline float ag_softplusf(float x)
 {
     float e = ag_expf(-fabsf(x)); /* in [0, 1], or NaN */
     float l = ag__log1p_kernel_f(e);
-    return (x > 0.0f ? x : 0.0f) + l; /* NaN: 0 + NaN */
+    return ag__sel_f(x > 0.0f, x, 0.0f) + l; /* NaN: 0 + NaN */
 }
 
 static inline double ag_softplus(double x)
 {
     double e = ag_exp(-fabs(x));
     double l = ag__log1p_kernel_d(e);
-    return (x > 0.0 ? x : 0.0) + l;
+    return ag__blend_d(ag__mask_neg_d(x), 0.0, x) + l; /* NaN: l is NaN */
 }
 
 /* ======================================================================
  * erf, erfc
  *
- * |x| < 0.47:  erf(x) = x * E(x^2)
+ * |x| < 0.47:  erf(x) = x * E(x^2)     (float64 erf: up to 0.6)
  * |x| >= 0.47: erfc(|x|) = t * exp(-x^2 + P(t)),  t = 2 / (2 + |x|),
  *              P a polynomial in t (smooth on the whole half line);
  *              erf = +-(1 - erfc), erfc(-|x|) = 2 - erfc(|x|).
@@ -468,20 +529,8 @@ static inline double ag__erfc_tail_lowacc(double a)
     p = p * u + 0.021131288290044868;
     p = p * u + 0.4343100175696177;
     p = p * u - 0.6863694241230999;
-    /* exp(v), v in [-104, 0], to ~1e-10 relative; a*a is exact for float a */
-    double v = p - a * a;
-    double kf = v * AG__INV_LN2_D + AG__MAGIC_D;
-    double s = ag__pow2_d(kf);
-    kf -= AG__MAGIC_D;
-    double r = (v - kf * AG__LN2_HI_D) - kf * AG__LN2_LO_D;
-    double q = 0.00019891000780597316;
-    q = q * r + 0.0013933658961533572;
-    q = q * r + 0.00833331091651024;
-    q = q * r + 0.041666464844507485;
-    q = q * r + 0.1666666668163221;
-    q = q * r + 0.5000000013473895;
-    double e = 1.0 + (r + (r * r) * q);
-    return (t * e) * s;
+    /* a*a is exact for float a; the result is far from the double subnormals */
+    return t * ag__exp_lowacc_d(p - a * a);
 }
 
 static inline double ag__erf_small_lowacc(double x)
@@ -500,34 +549,37 @@ static inline float ag_erff(float xf)
 {
     double x = xf;
     double a = fabs(x);
-    double ac = a > 6.0 ? 6.0 : (a < 0.47 ? 0.47 : a); /* erf(6) rounds to 1 */
+    double ac = ag__blend_d(ag__mask_abs_lt_d(a, 0.47), 0.47, ag__clamp_d(a, -1.0, 6.0));
+    /* erf(6) rounds to 1 */
     double large = copysign(1.0 - ag__erfc_tail_lowacc(ac), x);
     double small = ag__erf_small_lowacc(x);
-    return (float)(a < 0.47 ? small : large);
+    return (float)ag__blend_d(ag__mask_abs_lt_d(x, 0.47), small, large);
 }
 
 static inline float ag_erfcf(float xf)
 {
     double x = xf;
     double a = fabs(x);
-    double ac = a > 10.1 ? 10.1 : (a < 0.47 ? 0.47 : a); /* erfc(10.1) rounds to 0 */
+    double ac = ag__blend_d(ag__mask_abs_lt_d(a, 0.47), 0.47, ag__clamp_d(a, -1.0, 10.1));
+    /* erfc(10.1) rounds to 0 */
     double tail = ag__erfc_tail_lowacc(ac);
-    double large = x > 0.0 ? tail : 2.0 - tail;
+    double large = ag__blend_d(ag__mask_neg_d(x), 2.0 - tail, tail);
     double small = 1.0 - ag__erf_small_lowacc(x);
-    return (float)(a < 0.47 ? small : large);
+    return (float)ag__blend_d(ag__mask_abs_lt_d(x, 0.47), small, large);
 }
 
 static inline double ag__erf_small_d(double x)
 {
     double w = x * x;
-    double q = 1.491756431494592e-06;
-    q = q * w - 1.4862778685177967e-05;
-    q = q * w + 0.00012053940603213132;
-    q = q * w - 0.0008548308987007026;
-    q = q * w + 0.00522397748794665;
-    q = q * w - 0.026866170639236964;
-    q = q * w + 0.11283791670942458;
-    q = q * w - 0.3761263890318365;
+    double q = -1.3841125993716643e-07;
+    q = q * w + 1.6268305095769894e-06;
+    q = q * w - 1.4917288951268716e-05;
+    q = q * w + 0.00012055113659195357;
+    q = q * w - 0.0008548323451912508;
+    q = q * w + 0.0052239775899714964;
+    q = q * w - 0.02686617064310549;
+    q = q * w + 0.11283791670949246;
+    q = q * w - 0.37612638903183687;
     q = q * w + 1.1283791670955126;
     return x * q;
 }
@@ -566,35 +618,51 @@ static inline double ag__erfc_tail_poly_d(double t)
     AG__CLENSHAW_STEP(0.47932075372359095);
     return u * b1 - b2 + -0.7349396398709951;
 }
+#undef AG__CLENSHAW_STEP
 
 /* erfc(a) for a in [0.46, 27.3]. */
 static inline double ag__erfc_tail_d(double a)
 {
-    double t = 2.0 / (2.0 + a);
+    double d = 2.0 + a;
+    double t = 2.0 / d;
     double p = ag__erfc_tail_poly_d(t);
     /* a^2 = ah^2 + al*(a + ah) with ah^2 exact (ah keeps 26 bits) */
     double ah = ag__from_bits_d(ag__bits_d(a) & 0xfffffffff8000000u);
     double al = a - ah;
     double s1, s2;
     double e = ag__exp_parts_d(-(ah * ah), p - al * (a + ah), &s1, &s2);
-    return ((t * e) * s1) * s2;
+    /* The rounding of t moves the point where P is evaluated to x' = 2/t - 2,
+     * worth up to 2 ulp near a = 0.5.  Undo it to first order: dt is the
+     * rounding error of t (TwoSum for d, Dekker's exact product for t*d),
+     * and d log(erfc(x) e^(x^2)) / dx ~ x - sqrt(x^2 + 4/pi) is plenty for a
+     * correction of order 1e-16. */
+    double dv = d - a;
+    double d_err = (2.0 - dv) + (a - (d - dv));
+    double th = ag__from_bits_d(ag__bits_d(t) & 0xfffffffff8000000u), tl = t - th;
+    double dh = ag__from_bits_d(ag__bits_d(d) & 0xfffffffff8000000u), dl = d - dh;
+    double resid = (((2.0 - th * dh) - th * dl) - tl * dh) - tl * dl; /* 2 - t*d */
+    double dt = (resid - t * d_err) / d;
+    double slope = (a - sqrt(a * a + 1.2732395447351628)) * (-2.0 / (t * t));
+    return ((t * (e + e * (dt * slope))) * s1) * s2;
 }
 
 static inline double ag_erf(double x)
 {
     double a = fabs(x);
-    double ac = a > 6.0 ? 6.0 : (a < 0.47 ? 0.47 : a);
+    /* the polynomial runs to 0.6, past erf = 0.5, so that 1 - erfc never
+     * lands in a finer binade than erfc's own error */
+    double ac = ag__blend_d(ag__mask_abs_lt_d(a, 0.6), 0.6, ag__clamp_d(a, -1.0, 6.0));
     double large = copysign(1.0 - ag__erfc_tail_d(ac), x);
-    return a < 0.47 ? ag__erf_small_d(x) : large;
+    return ag__blend_d(ag__mask_abs_lt_d(x, 0.6), ag__erf_small_d(x), large);
 }
 
 static inline double ag_erfc(double x)
 {
     double a = fabs(x);
-    double ac = a > 27.3 ? 27.3 : (a < 0.47 ? 0.47 : a);
+    double ac = ag__blend_d(ag__mask_abs_lt_d(a, 0.47), 0.47, ag__clamp_d(a, -1.0, 27.3));
     double tail = ag__erfc_tail_d(ac);
-    double large = x > 0.0 ? tail : 2.0 - tail;
-    return a < 0.47 ? 1.0 - ag__erf_small_d(x) : large;
+    double large = ag__blend_d(ag__mask_neg_d(x), 2.0 - tail, tail);
+    return ag__blend_d(ag__mask_abs_lt_d(x, 0.47), 1.0 - ag__erf_small_d(x), large);
 }
 
 #endif /* AG_MATH_H */

@@ -11,7 +11,7 @@ import numpy as np
 
 from aotgraph.errors import AotgraphTypeError, ShapeError
 from aotgraph.ops.base import apply1, register_op
-from aotgraph.types import TensorType, shape_str
+from aotgraph.types import TensorType, is_discrete, shape_str
 
 
 def normalize_axis(axis, ndim, where):
@@ -29,7 +29,8 @@ def normalize_axis(axis, ndim, where):
             ) from None
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        # numpy lets a 0-d tensor be reduced over axis 0 (or -1), a no-op
+        if not (-ndim <= a < ndim or (ndim == 0 and a in (0, -1))):
             raise AotgraphTypeError(
                 f"{where}: axis {a} is out of bounds for a tensor of ndim {ndim}"
             )
@@ -92,14 +93,94 @@ def _make_impl(name):
     return impl
 
 
+# --- derivatives ----------------------------------------------------------
+# max/min: the gradient is split equally among the elements equal to the
+# result (a subgradient; a unique extremum gets all of it).  prod: the
+# gradient for x_i is the product of the other elements, exact with zeros.
+
+
+def _expand_reduced(g, node):
+    """A reduction's output (gradient) with the reduced axes back, length 1."""
+    if node.op["keepdims"]:
+        return g
+    from aotgraph.ops.shape import dimshuffle
+
+    axes, kept = node.op["axis"], iter(range(g.ndim))
+    return dimshuffle(g, *["x" if a in axes else next(kept) for a in range(node.inputs[0].ndim)])
+
+
+def _extremum_weights(node):
+    """Each element's share of a max/min gradient: 1/count where it equals the result."""
+    from aotgraph.ops.elemwise import cast, elementwise
+
+    x = node.inputs[0]
+    hit = cast(elementwise("eq", x, _expand_reduced(node.outputs[0], node)), x.dtype)
+    return hit / reduce("sum", hit, node.op["axis"], True)
+
+
+def _prod_partials(node):
+    """d prod / d x_i, the product of the other elements (no division by 0)."""
+    from aotgraph.ops.elemwise import cast, elementwise as e
+
+    x, axes = node.inputs[0], node.op["axis"]
+    zero = e("eq", x, 0)
+    nonzero_x = e("switch", zero, 1, x)
+    zero_here = cast(zero, x.dtype)
+    n_zero = reduce("sum", zero_here, axes, True)
+    prod_nonzero = reduce("prod", nonzero_x, axes, True)
+    # no zeros: prod / x_i; one zero: the others' product at the zero, 0 elsewhere
+    return e("switch", e("eq", n_zero, zero_here), prod_nonzero / nonzero_x, 0)
+
+
+def _reduction_vjp(weights):
+    def vjp(node, grads):
+        (g,), x = grads, node.inputs[0]
+        if g is None or is_discrete(x.dtype):
+            return [None]
+        from aotgraph.gradient import broadcast_like
+
+        g = _expand_reduced(g, node)
+        return [broadcast_like(g, x) if weights is None else g * weights(node)]
+
+    return vjp
+
+
+def _reduction_jvp(weights):
+    def jvp(node, tangents):
+        (t,) = tangents
+        if t is None or is_discrete(node.outputs[0].dtype):
+            return [None]
+        if weights is not None:
+            t = t * weights(node)
+        return [reduce("sum", t, node.op["axis"], node.op["keepdims"])]
+
+    return jvp
+
+
+_REDUCTION_GRADS = {
+    "sum": {"vjp": _reduction_vjp(None), "jvp": _reduction_jvp(None)},
+    "prod": {"vjp": _reduction_vjp(_prod_partials), "jvp": _reduction_jvp(_prod_partials)},
+    "max": {"vjp": _reduction_vjp(_extremum_weights), "jvp": _reduction_jvp(_extremum_weights)},
+    "min": {"vjp": _reduction_vjp(_extremum_weights), "jvp": _reduction_jvp(_extremum_weights)},
+    "all": {"nondiff": "boolean result"},
+    "any": {"nondiff": "boolean result"},
+}
+_GRAD_NOTES = {
+    "max": "; gradient split equally among tied maxima",
+    "min": "; gradient split equally among tied minima",
+    "prod": "; gradient exact with zeros (product of the other elements)",
+}
+
+
 for _name in REDUCTION_TABLE:
     register_op(
         _name,
         infer=_make_infer(_name),
         impl=_make_impl(_name),
+        **_REDUCTION_GRADS[_name],
         categories=("reduction",),
         n_inputs=1,
-        doc=f"{_name} over params['axis'], as numpy's {_name}",
+        doc=f"{_name} over params['axis'], as numpy's {_name}" + _GRAD_NOTES.get(_name, ""),
     )
 
 
@@ -150,7 +231,10 @@ def arg_reduce(name, x, axis=None, keepdims=False):
 
     x = as_tensor(x)
     if axis is not None:
-        (axis,) = normalize_axis(axis, x.ndim, name) or (0,)
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise AotgraphTypeError(f"{name}: axis must be None or an int, got {axis!r}")
+        axes = normalize_axis(axis, x.ndim, name)
+        axis = axes[0] if axes else None  # 0-d: the flattened index, 0
     return apply1(name, [x], axis=axis, keepdims=bool(keepdims))
 
 
@@ -173,13 +257,23 @@ def _sum_to_like_impl(op, g, like):
     axes = tuple(i for i, (a, b) in enumerate(zip(like.shape, g.shape)) if a == 1 and b != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
-    return np.ascontiguousarray(np.broadcast_to(g, like.shape)).astype(g.dtype, copy=False)
+    # np.array, not ascontiguousarray: the latter turns a 0-d result into 1-d
+    return np.array(np.broadcast_to(g, like.shape), dtype=g.dtype)
+
+
+def _sum_to_like_vjp(node, grads):
+    from aotgraph.gradient import broadcast_like
+
+    (g,) = grads
+    return [None if g is None else broadcast_like(g, node.inputs[0]), None]
 
 
 register_op(
     "sum_to_like",
     infer=_sum_to_like_infer,
     impl=_sum_to_like_impl,
+    vjp=_sum_to_like_vjp,
+    jvp=lambda node, ts: [None if ts[0] is None else sum_to_like(ts[0], node.inputs[1])],
     categories=("reduction",),
     n_inputs=2,
     doc=(

@@ -61,22 +61,62 @@ def resolve_weak(opname, inputs):
     part = vars_[1:] if skip_first else vars_
     if not any(isinstance(v, Constant) and v.weak for v in part):
         return vars_
-    dtype = _weak_dtype(part)
-    if dtype == "float16":
-        dtype = "float32"
+    dtypes = _ufunc_loop_dtypes(opname, part) or [_weak_dtype(part)] * len(part)
+    dtypes = ["float32" if d == "float16" else d for d in dtypes]
     out = vars_[:1] if skip_first else []
-    for v in part:
+    for v, dtype in zip(part, dtypes):
         if isinstance(v, Constant) and v.weak:
-            value = v.data.item()
-            with np.errstate(all="ignore"):
-                converted = np.array(value).astype(dtype)
-            if isinstance(value, int) and not isinstance(value, bool) and converted != value:
-                raise AotgraphTypeError(
-                    f"{opname}: Python integer {value} is out of bounds for {dtype}"
-                )
-            v = Constant(converted, dtype=dtype)
+            v = _convert_weak(opname, v.data.item(), dtype)
         out.append(v)
     return out
+
+
+def _ufunc_loop_dtypes(opname, inputs):
+    """The input dtypes of the loop numpy's ufunc for ``opname`` runs, weak
+    scalars passed as their Python type (numpy's own NEP 50 resolution, which
+    is per ufunc: ``int8 / 300`` is fine, ``int8 + 300`` is not); None when
+    the op is not a numpy ufunc or numpy has no loop."""
+    from aotgraph.ops.elemwise import ELEMENTWISE_TABLE
+
+    func = np.matmul if opname == "matmul" else ELEMENTWISE_TABLE.get(opname, (None,))[0]
+    if not isinstance(func, np.ufunc) or func.nin != len(inputs):
+        return None
+    args = tuple(
+        type(v.data.item()) if isinstance(v, Constant) and v.weak else np.dtype(v.dtype)
+        for v in inputs
+    )
+    try:
+        loop = func.resolve_dtypes(args + (None,) * func.nout)
+    except (TypeError, ValueError):
+        return None
+    return [d.name for d in loop[: func.nin]]
+
+
+#: numpy 2 compares arrays with out-of-range Python integers exactly
+#: (``int8_array < 300`` is all True) instead of raising OverflowError.
+_COMPARISONS = frozenset({"eq", "neq", "lt", "le", "gt", "ge"})
+
+
+def _convert_weak(opname, value, dtype):
+    """The weak Python scalar ``value`` as a constant of ``dtype`` (NEP 50)."""
+    int_into_int = (
+        isinstance(value, int) and not isinstance(value, bool) and np.dtype(dtype).kind in "iu"
+    )
+    try:
+        with np.errstate(all="ignore"):
+            converted = np.array(value).astype(dtype)
+        fits = not int_into_int or converted == value
+    except OverflowError:  # e.g. an int beyond float32's range
+        fits = False
+    if fits:
+        return Constant(converted, dtype=dtype)
+    if opname in _COMPARISONS and int_into_int:
+        # Compare in a dtype that holds the value; the result is bool anyway.
+        return Constant(value, dtype="int64" if value < 2**63 else "uint64")
+    raise AotgraphTypeError(
+        f"{opname}: Python integer {value} is out of bounds for {dtype} (the dtype of "
+        f"the other operand); make it a constant of a wider dtype with at.constant"
+    )
 
 
 # --- symbolic inputs ----------------------------------------------------

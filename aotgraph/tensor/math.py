@@ -4,13 +4,15 @@ free from the ops they are built of."""
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from aotgraph.ops.elemwise import ELEMENTWISE_TABLE, cast, elementwise
 from aotgraph.ops.linalg import matmul
 from aotgraph.ops.reduce import arg_reduce, normalize_axis, reduce
 from aotgraph.tensor.basic import as_tensor
-from aotgraph.types import is_discrete
+from aotgraph.types import INT_DTYPES, float_dtype_for, is_discrete
 
 
 def _unary(name):
@@ -51,7 +53,17 @@ rint = _ELEMENTWISE_FUNCS["round"]
 
 
 def round(x, mode="half_to_even"):  # noqa: A001 - numpy's name
-    """Round to the nearest integer, ties to even (numpy's ``round``)."""
+    """Round to the nearest integer, ties to even (numpy's ``round``:
+    integers come back unchanged, in their own dtype).
+
+    >>> import aotgraph.tensor as at
+    >>> x = at.dvector("x")
+    >>> at.round(x).eval({x: [0.5, 1.5, -2.5]})
+    array([ 0.,  2., -2.])
+    """
+    x = as_tensor(x)
+    if x.dtype in INT_DTYPES and mode in ("half_to_even", "half_away_from_zero"):
+        return x
     if mode != "half_to_even":
         if mode == "half_away_from_zero":
             x = as_tensor(x)
@@ -91,11 +103,13 @@ def clip(x, a_min, a_max):
 
 
 def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A001
-    """Sum over ``axis`` (numpy's dtype rules: small integers sum as int64)."""
+    """Sum over ``axis`` (numpy's dtype rules: small integers sum as int64;
+    with ``dtype`` the result has that dtype, as numpy's ``sum(dtype=...)``)."""
     x = as_tensor(x)
-    if dtype is not None:
-        x = cast(x, dtype)
-    return reduce("sum", x, axis, keepdims)
+    if dtype is None:
+        return reduce("sum", x, axis, keepdims)
+    # Integer sums wrap the same modulo 2**bits whatever the accumulator.
+    return cast(reduce("sum", cast(x, dtype), axis, keepdims), dtype)
 
 
 def prod(x, axis=None, keepdims=False):
@@ -167,19 +181,33 @@ def var(x, axis=None, keepdims=False, ddof=0, corrected=None):
     centered = x - mean(x, axes, keepdims=True)
     s = reduce("sum", centered * centered, axes, keepdims)
     n = _count(x, axes)
+    # numpy divides by max(n - ddof, 0): inf or nan, never a negative variance.
     if isinstance(n, int):
-        return s / (n - ddof)
-    return s / cast(n - ddof, s.dtype)
+        return s / builtins.max(n - ddof, 0)
+    return s / cast(maximum(n - ddof, 0), s.dtype)  # noqa: F821 - from the table
 
 
 def std(x, axis=None, keepdims=False, ddof=0, corrected=None):
+    """Standard deviation, ``sqrt(var(x))``; ``ddof`` as numpy."""
+    x = as_tensor(x)
+    axis = normalize_axis(axis, x.ndim, "std")  # errors name std, not var
     return elementwise("sqrt", var(x, axis, keepdims, ddof, corrected))
 
 
 def logsumexp(x, axis=None, keepdims=False):
     """``log(sum(exp(x)))`` computed with the max shifted out (stable)."""
     x = as_tensor(x)
+    if is_discrete(x.dtype):
+        # x - max(x) must not wrap around in a small integer dtype.
+        x = cast(x, float_dtype_for(x.dtype))
     axes = normalize_axis(axis, x.ndim, "logsumexp")
+    if builtins.any(x.type.shape[a] == 0 for a in axes):
+        from aotgraph.errors import ShapeError
+
+        raise ShapeError(
+            f"logsumexp: cannot reduce over a zero-length axis of {x.type.short()} "
+            "(like max, it needs at least one element)"
+        )
     m = reduce("max", x, axes, True)
     # An all -inf slice would give inf - inf; shift by 0 there instead.
     m = switch(elementwise("isfinite", m), m, 0)
@@ -212,4 +240,8 @@ def dot(a, b):
     return tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 2 if b.ndim > 1 else 0]))
 
 
-__all__ = [n for n in list(globals()) if not n.startswith("_")]
+__all__ = [
+    n
+    for n, v in list(globals().items())
+    if not n.startswith("_") and n != "annotations" and not isinstance(v, type(np))
+]

@@ -110,6 +110,9 @@ def _truediv(self, other):
 
 
 METHODS = {
+    # numpy arrays and scalars on the left hand over to our reflected
+    # operators (np.ones(3) + x is a graph, not an object array of graphs).
+    "__array_ufunc__": None,
     "__add__": _binop("add"),
     "__radd__": _binop("add", True),
     "__sub__": _binop("sub"),

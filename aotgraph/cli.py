@@ -1,0 +1,168 @@
+"""``python -m aotgraph``: compile specs, show build metadata, inspect graphs.
+
+    python -m aotgraph compile spec.py [-o DIR] [--target cpu] [--native]
+                                       [--blas auto|openblas|none] [-v]
+    python -m aotgraph info DIR_OR_SO
+    python -m aotgraph inspect ...      (see python -m aotgraph inspect --help)
+
+User errors print one short message (``--debug`` shows the traceback) and
+exit with status 1; bad command lines exit with status 2.
+
+>>> main(["--help"])  # doctest: +ELLIPSIS
+usage: python -m aotgraph ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+
+TARGETS = ("cpu",)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m aotgraph",
+        description="aotgraph: ahead-of-time compiler for symbolic tensor graphs.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    comp = sub.add_parser("compile", help="build the modules a spec file defines")
+    comp.add_argument("spec", help="the spec file (a Python script creating ag.Module objects)")
+    comp.add_argument("-o", "--output", default=".", help="directory to write packages into (default .)")
+    comp.add_argument("--target", default="cpu", help="cpu (cuda: not available yet)")
+    comp.add_argument("--native", action="store_true", help="optimize for this CPU (-march=native; not portable)")
+    comp.add_argument("--blas", default="auto", choices=("auto", "openblas", "none"),
+                      help="matrix products: scipy-openblas32 when installed (auto), required (openblas), "
+                           "or the built-in GEMM only (none)")
+    comp.add_argument("--no-openmp", action="store_true", help="build without OpenMP")
+    comp.add_argument("-v", "--verbose", action="store_true", help="show the compiler command")
+    comp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    info = sub.add_parser("info", help="print how a built module was built")
+    info.add_argument("path", help="a built package directory or its extension (.so)")
+    info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    sub.add_parser("inspect", help="show a spec's graphs before and after optimization", add_help=False)
+    return parser
+
+
+def _print_help(parser):
+    parser.print_help()
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m aotgraph`` and the ``aotgraph`` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if argv and argv[0] == "inspect":
+        return _inspect(argv[1:])
+    if not argv or argv[0] in ("-h", "--help"):
+        _print_help(parser)
+        return 0 if argv else 2
+    args = parser.parse_args(argv)
+    if args.command is None:
+        _print_help(parser)
+        return 2
+    try:
+        if args.command == "compile":
+            return _compile(args)
+        return _info(args)
+    except Exception as exc:  # noqa: BLE001 - user-facing boundary
+        from aotgraph.errors import AotgraphError
+
+        if args.debug or not isinstance(exc, (AotgraphError, OSError)):
+            if args.debug:
+                raise
+            print(f"aotgraph: internal error: {type(exc).__name__}: {exc} (run with --debug "
+                  "for the traceback)", file=sys.stderr)
+            return 1
+        print(f"aotgraph: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _compile(args) -> int:
+    from aotgraph.build import BuildOptions, build_module
+    from aotgraph.errors import BuildError
+
+    targets = [t.strip() for t in args.target.split(",") if t.strip()]
+    for t in targets:
+        if t not in TARGETS:
+            raise BuildError(f"--target {t}: not available (available: {', '.join(TARGETS)})")
+    options = BuildOptions(native=args.native, openmp=not args.no_openmp, blas=args.blas)
+    modules = _load_spec(args.spec, args.debug)
+    os.makedirs(args.output, exist_ok=True)
+    for module in modules:
+        print(f"built {build_module(module, args.output, options, verbose=args.verbose)}")
+    return 0
+
+
+def _load_spec(path, debug):
+    """The spec's Modules; an exception in the spec becomes a SpecError
+    naming the spec line that raised it."""
+    import traceback
+
+    from aotgraph.errors import AotgraphError
+    from aotgraph.spec import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except AotgraphError:
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        spec = os.path.abspath(path)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) == spec]
+        where = f" (line {frames[-1].lineno})" if frames else ""
+        raise SpecError(f"spec {path} failed{where}: {type(exc).__name__}: {exc}") from None
+
+
+def _info(args) -> int:
+    from aotgraph.errors import BuildError
+
+    path = os.path.abspath(args.path)
+    pkg_dir = path if os.path.isdir(path) else os.path.dirname(path)
+    init = os.path.join(pkg_dir, "__init__.py")
+    if not os.path.isfile(init):
+        raise BuildError(f"{args.path} is not a module built by aotgraph (no __init__.py beside it)")
+    info, functions, shared = _read_tables(init)
+    if info is None:
+        raise BuildError(f"{init} has no build_info: was it built by aotgraph?")
+    print(json.dumps(info, indent=2, sort_keys=True))
+    for name in sorted(functions or {}):
+        print(f"function {functions[name].get('doc', name)}")
+    for name, s in sorted((shared or {}).items()):
+        dims = ", ".join("?" if d is None else str(d) for d in s["shape"])
+        print(f"shared {name}: {s['dtype']}[{dims}]")
+    return 0
+
+
+def _read_tables(init):
+    """build_info, _FUNCTIONS and _SHARED of a generated __init__.py, read
+    as literals (nothing is imported or run)."""
+    with open(init, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), init)
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name in ("build_info", "_FUNCTIONS", "_SHARED"):
+                found[name] = ast.literal_eval(node.value)
+    return found.get("build_info"), found.get("_FUNCTIONS"), found.get("_SHARED")
+
+
+def _inspect(argv) -> int:
+    try:
+        from aotgraph.opt import inspect as inspect_mod
+    except ImportError:
+        print("aotgraph: the inspect command is not available in this installation "
+              "(aotgraph.opt.inspect is missing)", file=sys.stderr)
+        return 1
+    if not hasattr(inspect_mod, "main"):
+        print("aotgraph: aotgraph.opt.inspect has no main(argv)", file=sys.stderr)
+        return 1
+    result = inspect_mod.main(argv)
+    return int(result or 0)

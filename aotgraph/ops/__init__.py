@@ -1,0 +1,1 @@
+"""Op families: each file registers the ops of one family (see ops/base.py)."""

@@ -1,0 +1,42 @@
+"""Loops: ``ag.scan`` (Theano's semantics) and the helpers built on it.
+
+>>> import numpy as np, aotgraph as ag, aotgraph.tensor as at
+>>> x = at.dvector("x")
+>>> running, _ = ag.scan(lambda v, acc: acc + v, sequences=x, outputs_info=at.constant(0.0))
+>>> running.eval({x: [1.0, 2.0, 3.0]})
+array([1., 3., 6.])
+
+The op itself (its params, reference implementation and type rule) lives
+in :mod:`aotgraph.ops.scan`; its gradient in :mod:`aotgraph.scan.grad`.
+"""
+
+import sys as _sys
+import types as _types
+
+from aotgraph.scan.api import ScanUntil, foldl, foldr, map, reduce, scan, scan_until, until
+from aotgraph.scan.inner import inner_function_graph, replace_inner_graph
+
+__all__ = [
+    "ScanUntil",
+    "foldl",
+    "foldr",
+    "inner_function_graph",
+    "map",
+    "reduce",
+    "replace_inner_graph",
+    "scan",
+    "scan_until",
+    "until",
+]
+
+
+class _CallableScanModule(_types.ModuleType):
+    """Importing this package binds ``aotgraph.scan`` to the package, which
+    would shadow the lazily exposed ``ag.scan`` function; calling the
+    package therefore calls :func:`scan`."""
+
+    def __call__(self, *args, **kwargs):
+        return scan(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableScanModule

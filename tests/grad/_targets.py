@@ -1,0 +1,35 @@
+"""Which backends the gradient tests run on.
+
+Today every grad test runs on the reference interpreter (``"py"``);
+:func:`grad_targets` adds the compiled ``"cpu"`` target once
+``aotgraph.build`` exists (unless ``AOTGRAPH_TEST_CPU=0``), so the tests can
+be parametrized over it by switching ``TEST_TARGETS`` to ``grad_targets()``.
+"""
+
+import importlib.util
+import os
+
+import pytest
+
+
+def cpu_available():
+    if os.environ.get("AOTGRAPH_TEST_CPU", "1") == "0":
+        return False
+    try:
+        return importlib.util.find_spec("aotgraph.build") is not None
+    except ImportError:
+        return False
+
+
+def grad_targets():
+    return ["py"] + (["cpu"] if cpu_available() else [])
+
+
+#: the targets the grad tests are parametrized over today
+TEST_TARGETS = ["py"]
+
+
+@pytest.fixture
+def targets():
+    """Every target the gradient tests can run on in this environment."""
+    return grad_targets()
