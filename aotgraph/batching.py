@@ -147,11 +147,21 @@ def _batch_xent_grad(node, ins, size):
 _FULL_SLICE = ("slice", None, None, None)
 
 
+def _batched_index(node, ins, first_index_input):
+    """The node's index with a leading ``:`` for the batch axis.  Advanced
+    entries must be adjacent: numpy moves separated ones to the front."""
+    if any(b is not None for b in ins[first_index_input:]):
+        raise NoBatchRule(f"batching: {node.op.name} with a batched index")
+    idx = tuple(node.op["idx"])
+    advanced = [i for i, e in enumerate(idx) if e[0] in ("array", "mask")]
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        raise NoBatchRule(f"batching: {node.op.name} with separated advanced indexes")
+    return (_FULL_SLICE,) + idx
+
+
 def _batch_subtensor(node, ins, size):
-    if any(b is not None for b in ins[1:]):
-        raise NoBatchRule("batching: subtensor with a batched index")
-    idx = (_FULL_SLICE,) + tuple(node.op["idx"])
-    return [apply1("subtensor", [ins[0], *node.inputs[1:]], idx=idx)]
+    idx = _batched_index(node, ins, 1)
+    return [apply1(node.op.name, [ins[0], *node.inputs[1:]], idx=idx)]
 
 
 def _batch_inc_subtensor(node, ins, size):
@@ -160,21 +170,22 @@ def _batch_inc_subtensor(node, ins, size):
     from aotgraph.ops.index import index_shape
 
     (x, y), (xb, yb) = node.inputs[:2], ins[:2]
-    if any(b is not None for b in ins[2:]):
-        raise NoBatchRule("batching: inc_subtensor with a batched index")
-    idx = tuple(node.op["idx"])
+    idx = _batched_index(node, ins, 2)
     if xb is None:
         xb = alloc(x, [size, *dims_of(x)])
     if yb is not None:
-        sub_ndim = len(index_shape("inc_subtensor", x.type, idx, [v.type for v in node.inputs[2:]]))
+        in_types = [v.type for v in node.inputs[2:]]
+        sub_ndim = len(index_shape(node.op.name, x.type, node.op["idx"], in_types))
         yb = _pad_after_batch(yb, sub_ndim - y.ndim)
-    return [apply1("inc_subtensor", [xb, y if yb is None else yb, *node.inputs[2:]],
-                   idx=(_FULL_SLICE,) + idx, set=node.op["set"])]
+    return [apply1(node.op.name, [xb, y if yb is None else yb, *node.inputs[2:]],
+                   idx=idx, set=node.op["set"])]
 
 
 BATCH_RULES = {
     "subtensor": _batch_subtensor,
+    "adv_subtensor": _batch_subtensor,
     "inc_subtensor": _batch_inc_subtensor,
+    "adv_inc_subtensor": _batch_inc_subtensor,
     **{name: _batch_reduction for name in ("sum", "prod", "max", "min", "all", "any")},
     "softmax": _batch_axis_param,
     "log_softmax": _batch_axis_param,
@@ -193,7 +204,15 @@ def batch_graph(outputs, replacements, size):
     """``outputs`` recomputed with ``replacements`` (variable → batched
     variable with a leading axis of length ``size``, an int or an integer
     scalar).  Returns, per output, its batched version, or ``None`` when it
-    does not depend on the replaced variables."""
+    does not depend on the replaced variables.
+
+    >>> import aotgraph.tensor as at
+    >>> x, xs = at.dvector("x"), at.dmatrix("xs")
+    >>> (ys,) = batch_graph([x * x.sum()], {x: xs}, at.shape_i(xs, 0))
+    >>> ys.eval({xs: [[1.0, 2.0], [3.0, 4.0]]})
+    array([[ 3.,  6.],
+           [21., 28.]])
+    """
     batched = {v.uid: b for v, b in replacements.items()}
     for node in toposort(outputs, stop=list(replacements)):
         ins = [batched.get(v.uid) for v in node.inputs]
@@ -205,6 +224,12 @@ def batch_graph(outputs, replacements, size):
         if rule is None:
             raise NoBatchRule(f"batching: op {node.op.name} has no batching rule")
         for v, b in zip(node.outputs, rule(node, ins, size)):
-            if b is not None:
-                batched[v.uid] = b
+            if b is None:
+                continue
+            if b.ndim != v.ndim + 1:
+                raise NoBatchRule(
+                    f"internal error: the batching rule of {node.op.name} gave ndim {b.ndim} "
+                    f"for an output of ndim {v.ndim}"
+                )
+            batched[v.uid] = b
     return [batched.get(o.uid) for o in outputs]

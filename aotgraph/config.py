@@ -11,7 +11,10 @@ class Config:
     """``ag.config.floatX``: the dtype of constructors without an explicit one."""
 
     def __init__(self):
-        self._floatX = as_dtype(os.environ.get("AOTGRAPH_FLOATX", "float32"), "AOTGRAPH_FLOATX")
+        value = as_dtype(os.environ.get("AOTGRAPH_FLOATX", "float32"), "AOTGRAPH_FLOATX")
+        if value not in ("float32", "float64"):
+            raise ValueError(f"AOTGRAPH_FLOATX: expected float32 or float64, got {value}")
+        self._floatX = value
 
     @property
     def floatX(self) -> str:

@@ -19,6 +19,7 @@ from aotgraph.gradient import (
     _same_structure,
     _seed,
     backprop,
+    connected_variables,
     zeros_like,
 )
 from aotgraph.types import is_discrete
@@ -107,9 +108,12 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     fs = [as_tensor(o) for o in as_list(f)]
     tangents = forward_tangents(fs, pairs)
     result = []
+    wrt_ids = {w.uid for w in wrt_list}
     for o in fs:
         t = tangents.get(o.uid)
-        if t is None:
+        if t is None and wrt_ids & connected_variables([o]):
+            t = zeros_like(o)  # reached only through integer or boolean values
+        elif t is None:
             msg = f"Rop: the expression {o!r} (created at {trace_str(o)}) does not depend on wrt"
             if disconnected_outputs == "raise":
                 raise GradientError(msg + "; pass disconnected_outputs='ignore' to get zeros")

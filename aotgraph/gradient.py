@@ -7,10 +7,11 @@ Reverse mode (:func:`grad`, :func:`Lop`) walks the graph backwards calling
 the VJPs; forward mode (``Rop``, in :mod:`aotgraph.forward_mode`) walks it
 forwards calling the JVPs; ``jacobian`` and ``hessian`` live in
 :mod:`aotgraph.jacobians`.  All are reachable from here and from ``ag``.
-Gradients keep the dtype of the variable they are taken with respect to;
-integer and boolean values carry no gradient, and a variable reached only
-through them (or through comparisons, ``disconnected_grad`` and
-``consider_constant``) is disconnected.
+Gradients keep the dtype of the variable they are taken with respect to.
+Integer and boolean values carry no gradient: a variable that reaches the
+cost only through them (comparisons, integer casts, argmax) gets zeros, as
+in Theano; one that reaches it only through shapes, ``disconnected_grad``
+or past ``consider_constant`` variables is *disconnected*.
 
 The helpers :func:`unbroadcast`, :func:`broadcast_like` and the factories
 :func:`elementwise_vjp` / :func:`elementwise_jvp` are what the op families
@@ -256,7 +257,8 @@ def _seed(where, var, g):
     g = as_tensor(g)
     if g.ndim != var.ndim:
         raise GradientError(
-            f"{where}: the gradient given for {var!r} has ndim {g.ndim}, expected {var.ndim}"
+            f"{where}: the value given for {var!r} has ndim {g.ndim}, expected {var.ndim} "
+            f"(the ndim of {var!r}, {var.type.short()})"
         )
     if g.dtype != var.dtype and not is_discrete(var.dtype):
         from aotgraph.ops.elemwise import cast
@@ -282,26 +284,58 @@ def _cost_seed(cost):
     return cost, Constant(np.ones((), cost.dtype))
 
 
-def _collect(where, grads, wrt_list, disconnected_inputs, return_disconnected):
-    result = []
+#: Inputs an op reads only the shape of: a path through them does not
+#: connect a variable to the cost (``x`` in ``x.shape[0] * y``).
+SHAPE_ONLY_INPUTS = {"shape_i": (0,), "sum_to_like": (1,), "disconnected_grad": (0,)}
+
+
+def connected_variables(roots, consider_constant=()):
+    """Uids of the variables ``roots`` depend on through their values.
+
+    A variable reached only through non-differentiable values (comparisons,
+    integer casts, argmax, ...) is connected: its gradient is zero, as in
+    Theano.  Paths through shapes, ``disconnected_grad`` and past
+    ``consider_constant`` variables do not connect."""
+    connected = {v.uid for v in roots}
+    for node in reversed(toposort(roots, stop=list(consider_constant))):
+        if any(o.uid in connected for o in node.outputs):
+            skip = SHAPE_ONLY_INPUTS.get(node.op.name, ())
+            connected.update(v.uid for i, v in enumerate(node.inputs) if i not in skip)
+    return connected
+
+
+def _collect(where, grads, wrt_list, seeds, options):
+    """The gradient of each ``wrt``: zeros for a connected variable that
+    received none, and the ``disconnected_inputs`` policy for the others."""
+    consider_constant, disconnected_inputs, return_disconnected = options
+    result, connected = [], None
     for w in wrt_list:
         g = grads.get(w.uid)
         if g is None:
-            msg = (
-                f"{where}: the cost does not depend on {w!r} (created at {trace_str(w)}); "
-                "pass disconnected_inputs='ignore' or 'warn' to get zeros"
-            )
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(msg)
-            if disconnected_inputs == "warn":
-                warnings.warn(msg, stacklevel=3)
-            g = None if return_disconnected == "none" else zeros_like(w)
+            if connected is None:
+                connected = connected_variables([v for v, _ in seeds], consider_constant)
+            if w.uid in connected:
+                g = zeros_like(w)
+            else:
+                _disconnected(where, w, disconnected_inputs)
+                g = None if return_disconnected == "none" else zeros_like(w)
         elif g.dtype != w.dtype:
             from aotgraph.ops.elemwise import cast
 
             g = cast(g, w.dtype)
         result.append(g)
     return result
+
+
+def _disconnected(where, w, policy):
+    msg = (
+        f"{where}: the cost does not depend on {w!r} (created at {trace_str(w)}); "
+        "pass disconnected_inputs='ignore' or 'warn' to get zeros"
+    )
+    if policy == "raise":
+        raise DisconnectedInputError(msg)
+    if policy == "warn":
+        warnings.warn(msg, stacklevel=4)
 
 
 def _check_choice(where, name, value, choices):
@@ -327,7 +361,8 @@ def grad(cost, wrt, consider_constant=None, known_grads=None, disconnected_input
     ``cost`` (``cost`` may then be ``None``).  ``disconnected_inputs`` is
     ``"raise"`` (:class:`DisconnectedInputError`), ``"warn"`` or ``"ignore"``
     for a ``wrt`` the cost does not depend on; its gradient is then zeros, or
-    ``None`` with ``return_disconnected="none"``.
+    ``None`` with ``return_disconnected="none"``.  A ``wrt`` the cost depends
+    on only through integer or boolean values (``x > 0``) gets zeros.
 
     >>> import aotgraph as ag, aotgraph.tensor as at
     >>> x = at.dvector("x")
@@ -346,7 +381,8 @@ def grad(cost, wrt, consider_constant=None, known_grads=None, disconnected_input
         raise GradientError("grad: cost is None and no known_grads were given")
     seeds += [_seed("grad", v, g) for v, g in dict(known_grads or {}).items()]
     grads = backprop(seeds, wrt_list, consider_constant or ())
-    result = _collect("grad", grads, wrt_list, disconnected_inputs, return_disconnected)
+    options = (consider_constant or (), disconnected_inputs, return_disconnected)
+    result = _collect("grad", grads, wrt_list, seeds, options)
     return _same_structure(wrt, result)
 
 
@@ -371,7 +407,8 @@ def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"
     _check_wrt("Lop", wrt_list)
     seeds = [_seed("Lop", v, p) for v, p in zip(fs, points)]
     grads = backprop(seeds, wrt_list, consider_constant or ())
-    return _same_structure(wrt, _collect("Lop", grads, wrt_list, disconnected_inputs, "zero"))
+    options = (consider_constant or (), disconnected_inputs, "zero")
+    return _same_structure(wrt, _collect("Lop", grads, wrt_list, seeds, options))
 
 
 #: Public names defined in the modules that build on this one, resolved on

@@ -249,6 +249,15 @@ def load_ir(text_or_dict, blobs, verify_blobs=True) -> ModuleIR:
     else:
         doc = text_or_dict
     _check(isinstance(doc, dict), "IR: the document must be a JSON object")
+    try:
+        _check_document(doc, blobs, verify_blobs)
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        # a value of the wrong JSON type somewhere the checks do not expect one
+        raise IRError(f"IR: malformed document ({type(exc).__name__}: {exc})") from None
+    return ModuleIR(doc, blobs)
+
+
+def _check_document(doc, blobs, verify_blobs):
     _check(doc.get("format") == IR_FORMAT, f"IR: format must be {IR_FORMAT!r}")
     version = doc.get("version")
     _check(
@@ -263,7 +272,6 @@ def load_ir(text_or_dict, blobs, verify_blobs=True) -> ModuleIR:
     for fname, fdoc in funcs.items():
         _check(bool(_NAME.match(str(fname))), f"IR: bad function name {fname!r}")
         _check_function(fname, fdoc, doc)
-    return ModuleIR(doc, blobs)
 
 
 def _check(cond, message):
@@ -310,7 +318,7 @@ def _check_shared(shared, blob_meta):
         blob = s.get("value")
         if blob is None:
             continue
-        m = blob_meta.get(blob)
+        m = blob_meta.get(blob) if isinstance(blob, str) else None
         _check(m is not None, f"IR: {where}: unknown blob {blob!r}")
         fits = m["dtype"] == s["dtype"] and len(m["shape"]) == len(s["shape"]) and all(
             a is None or a == b for a, b in zip(s["shape"], m["shape"])
@@ -331,11 +339,12 @@ def _check_function(fname, f, doc):
     for i, node in enumerate(f["nodes"]):
         _check_node(f"{where} node {i}", node, types, defined)
     for vid in f["outputs"]:
-        _check(vid in defined, f"IR: {where}: output {vid!r} is never defined")
+        _check(isinstance(vid, str) and vid in defined, f"IR: {where}: output {vid!r} is never defined")
     for u in f["updates"]:
         _check(isinstance(u, dict) and u.get("shared") in f["shared"],
                f"IR: {where}: update {u!r} names a shared variable the function does not use")
-        _check(u.get("value") in defined, f"IR: {where}: update value {u.get('value')!r} undefined")
+        _check(isinstance(u.get("value"), str) and u["value"] in defined,
+               f"IR: {where}: update value {u.get('value')!r} undefined")
         s = doc["shared"][u["shared"]]
         v = types[u["value"]]
         _check(v["dtype"] == s["dtype"] and len(v["shape"]) == len(s["shape"]),
@@ -358,16 +367,17 @@ def _check_vars(where, f, doc):
         else:
             _check(kind in ("constant", "node"), f"IR: {where}: {vid} has bad kind {kind!r}")
         if kind == "input":
-            _check(f["inputs"][i] == vid and bool(_NAME.match(str(v.get("name")))),
-                   f"IR: {where}: input {vid} is malformed")
+            name = v.get("name")
+            ok = isinstance(name, str) and 0 < len(name) <= 200 and name.isprintable()
+            _check(f["inputs"][i] == vid and ok, f"IR: {where}: input {vid} is malformed")
         elif kind == "shared":
-            s = doc["shared"].get(v.get("shared"))
+            s = doc["shared"].get(v.get("shared")) if isinstance(v.get("shared"), str) else None
             _check(s is not None and f["shared"][i - len(f["inputs"])] == v["shared"],
                    f"IR: {where}: {vid} names an unknown shared variable")
             _check(s["dtype"] == v["dtype"] and s["shape"] == v["shape"],
                    f"IR: {where}: {vid} does not match shared variable {v['shared']!r}")
         elif kind == "constant":
-            m = doc["blobs"].get(v.get("blob"))
+            m = doc["blobs"].get(v.get("blob")) if isinstance(v.get("blob"), str) else None
             _check(m is not None and v.get("blob", "").startswith("k_"),
                    f"IR: {where}: constant {vid} names an unknown blob")
             _check(m["dtype"] == v["dtype"] and m["shape"] == v["shape"],
@@ -392,8 +402,22 @@ def _check_params(where, value, depth=0):
         _check(ok, f"IR: {where}: param {value!r} is not a plain JSON value")
 
 
-def _check_node(where, node, types, defined):
+def _registry():
+    """The op registry with every family loaded, optimizer ops included."""
+    import importlib
+
     from aotgraph.ops.base import OPS
+
+    for name in ("aotgraph.tensor", "aotgraph.opt.ops"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional family not present in this tree
+            pass
+    return OPS
+
+
+def _check_node(where, node, types, defined):
+    OPS = _registry()
 
     _check(isinstance(node, dict), f"IR: {where} must be an object")
     op = node.get("op")
@@ -404,7 +428,8 @@ def _check_node(where, node, types, defined):
     ins, outs = node.get("inputs"), node.get("outputs")
     _check(isinstance(ins, list) and isinstance(outs, list) and outs, f"IR: {where}: bad inputs/outputs")
     for vid in ins:
-        _check(vid in defined, f"IR: {where} ({op}): input {vid!r} is used before it is defined")
+        _check(isinstance(vid, str) and vid in defined,
+               f"IR: {where} ({op}): input {vid!r} is used before it is defined")
     for vid in outs:
         _check(isinstance(vid, str) and vid in types and types[vid]["kind"] == "node",
                f"IR: {where} ({op}): output {vid!r} is not a node variable")
@@ -423,8 +448,10 @@ def _check_node_types(where, op, params, ins, outs):
         inferred = Op(op, **params).defn.infer(
             Op(op, **params), [TensorType(v["dtype"], v["shape"]) for v in ins]
         )
-    except (AotgraphError, TypeError, ValueError, KeyError, IndexError) as exc:
+    except AotgraphError as exc:
         raise IRError(f"IR: {where}: {op} rejects its inputs: {exc}") from None
+    except Exception as exc:  # a type rule choking on hostile params is a rejection too
+        raise IRError(f"IR: {where}: {op} rejects its params {params!r}: {type(exc).__name__}") from None
     _check(len(inferred) == len(outs), f"IR: {where}: {op} has {len(outs)} outputs, expected {len(inferred)}")
     for t, v in zip(inferred, outs):
         ok = t.dtype == v["dtype"] and t.ndim == len(v["shape"]) and all(

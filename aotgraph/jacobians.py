@@ -21,8 +21,8 @@ from aotgraph.graph import Constant, Variable, as_list, graph_inputs, trace_str
 from aotgraph.gradient import _check_wrt, _same_structure, grad
 
 
-#: Up to this many rows, a jacobian is unrolled into one graph; beyond that
-#: (or for a dynamic length) it is a scan over the rows.
+#: When the batched pass is not possible: up to this many rows a jacobian is
+#: unrolled into one graph; beyond that (or for a dynamic length) it is a scan.
 UNROLL_LIMIT = 16
 
 

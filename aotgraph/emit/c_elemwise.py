@@ -196,27 +196,19 @@ def _operands(node, ins, cx):
     return result
 
 
-def emit_loop(cx, node, ins, out, in_dtypes, out_dtype, compute, label=None):
-    """C code of the loop nest writing ``out`` from ``ins``.
-
-    ``compute(loads) -> (statements, result_expr)`` builds the scalar code
-    from the operand load expressions (one per input, of ``in_dtypes``).
-    """
-    label = label or node["op"]
-    operands = _operands(node, ins, cx)
-    arrays = [i for i, (k, _) in enumerate(operands) if k == "array"]
+def _loop_setup(out, ins, arrays, ot):
+    """Aligned, coalesced strides of the output and array operands, and
+    the task split (AG_BLOCK elements of the innermost axis per task)."""
     nops = 1 + len(arrays)
-    ot = CTYPE[out_dtype]
     lines = [
-        "{",
-        f"    int64_t sh_[AG_MAX_NDIM], st_[{nops}][AG_MAX_NDIM], off_[{nops}];",
+        f"    int64_t sh_[AG_MAX_NDIM], st_[{nops}][AG_MAX_NDIM];",
         f"    int nd_ = {out}.ndim, bad_ = 0;",
         f"    for (int d_ = 0; d_ < nd_; d_++) sh_[d_] = {out}.shape[d_];",
         f"    ag_bcast_strides(&{out}, nd_, sh_, st_[0]);",
     ]
-    for slot, i in enumerate(arrays, start=1):
-        lines.append(f"    ag_bcast_strides(&{ins[i]}, nd_, sh_, st_[{slot}]);")
-    lines += [
+    lines += [f"    ag_bcast_strides(&{ins[i]}, nd_, sh_, st_[{k}]);"
+              for k, i in enumerate(arrays, start=1)]
+    return lines + [
         f"    nd_ = ag_coalesce({nops}, nd_, sh_, st_);",
         "    int64_t inner_ = sh_[nd_ - 1], nouter_ = 1;",
         "    for (int d_ = 0; d_ < nd_ - 1; d_++) nouter_ *= sh_[d_];",
@@ -224,29 +216,34 @@ def emit_loop(cx, node, ins, out, in_dtypes, out_dtype, compute, label=None):
         "    int unit_ = " + " && ".join(f"st_[{k}][nd_ - 1] == 1" for k in range(nops)) + ";",
         f"    {ot} *const o0_ = ({ot} *){out}.data;",
     ]
-    loads_unit, loads_strided, hoisted = [], [], []
-    slot = 0
+
+
+def _operand_loads(operands, in_dtypes):
+    """Declarations before the loop, load expressions for the unit-stride
+    and the strided loop, and the array operands ``(input, slot, ctype)``."""
+    decls, unit, strided, arrays = [], [], [], []
     for i, (k, val) in enumerate(operands):
         ct = CTYPE[in_dtypes[i]]
         if k == "const":
-            loads_unit.append(val)
-            loads_strided.append(val)
-            continue
-        if k == "scalar":
-            lines.append(f"    const {ct} v{i}_ = *(const {ct} *){val}.data;")
-            loads_unit.append(f"v{i}_")
-            loads_strided.append(f"v{i}_")
-            continue
-        slot += 1
-        lines.append(f"    const {ct} *const p{i}_ = (const {ct} *){val}.data;")
-        hoisted.append((i, slot, ct))
-        loads_unit.append(f"x{i}_[i_]")
-        loads_strided.append(f"x{i}_[i_ * s{slot}_]")
-    stmts_u, res_u = compute(loads_unit)
-    stmts_s, res_s = compute(loads_strided)
-    red = " reduction(|:bad_)" if any("bad_" in s for s in stmts_u + [res_u]) else ""
-    lines += [
-        "    (void)unit_;",
+            unit.append(val)
+            strided.append(val)
+        elif k == "scalar":
+            decls.append(f"    const {ct} v{i}_ = *(const {ct} *){val}.data;")
+            unit.append(f"v{i}_")
+            strided.append(f"v{i}_")
+        else:
+            slot = len(arrays) + 1
+            decls.append(f"    const {ct} *const p{i}_ = (const {ct} *){val}.data;")
+            arrays.append((i, slot, ct))
+            unit.append(f"x{i}_[i_]")
+            strided.append(f"x{i}_[i_ * s{slot}_]")
+    return decls, unit, strided, arrays
+
+
+def _task_loop(nops, ot, arrays, unit_code, strided_code, red):
+    stmts_u, res_u = unit_code
+    stmts_s, res_s = strided_code
+    lines = [
         "    #pragma omp parallel for if(nouter_ * inner_ >= AG_PAR_THRESHOLD && nthreads > 1) "
         f"num_threads(nthreads > 0 ? nthreads : 1) schedule(static){red}",
         "    for (int64_t t_ = 0; t_ < ntask_; t_++) {",
@@ -256,27 +253,37 @@ def emit_loop(cx, node, ins, out, in_dtypes, out_dtype, compute, label=None):
         "        int64_t hi_ = lo_ + AG_BLOCK < inner_ ? lo_ + AG_BLOCK : inner_;",
         f"        {ot} *restrict y_ = o0_ + offs_[0];",
     ]
-    for i, s, ct in hoisted:
-        lines.append(f"        const {ct} *restrict x{i}_ = p{i}_ + offs_[{s}];")
-    lines.append("        if (unit_) {")
-    lines.append("            for (int64_t i_ = lo_; i_ < hi_; i_++) {")
+    lines += [f"        const {ct} *restrict x{i}_ = p{i}_ + offs_[{s}];" for i, s, ct in arrays]
+    lines += ["        if (unit_) {", "            for (int64_t i_ = lo_; i_ < hi_; i_++) {"]
     lines += [f"                {s}" for s in stmts_u]
-    lines.append(f"                y_[i_] = {res_u};")
-    lines += ["            }", "        } else {"]
-    lines.append("            const int64_t s0_ = st_[0][nd_ - 1];")
-    for _, s, _ in hoisted:
-        lines.append(f"            const int64_t s{s}_ = st_[{s}][nd_ - 1];")
+    lines += [f"                y_[i_] = {res_u};", "            }", "        } else {",
+              "            const int64_t s0_ = st_[0][nd_ - 1];"]
+    lines += [f"            const int64_t s{s}_ = st_[{s}][nd_ - 1];" for _, s, _ in arrays]
     lines.append("            for (int64_t i_ = lo_; i_ < hi_; i_++) {")
     lines += [f"                {s}" for s in stmts_s]
-    lines.append(f"                y_[i_ * s0_] = {res_s};")
-    lines += ["            }", "        }", "    }", "    (void)off_;"]
+    lines += [f"                y_[i_ * s0_] = {res_s};", "            }", "        }", "    }"]
+    return lines
+
+
+def emit_loop(cx, node, ins, out, in_dtypes, out_dtype, compute, label=None):
+    """C code of the loop nest writing ``out`` from ``ins``.
+
+    ``compute(loads) -> (statements, result_expr)`` builds the scalar code
+    from the operand load expressions (one per input, of ``in_dtypes``).
+    """
+    label = label or node["op"]
+    operands = _operands(node, ins, cx)
+    ot = CTYPE[out_dtype]
+    decls, unit, strided, arrays = _operand_loads(operands, in_dtypes)
+    unit_code, strided_code = compute(unit), compute(strided)
+    red = " reduction(|:bad_)" if any("bad_" in s for s in unit_code[0] + [unit_code[1]]) else ""
+    lines = ["{"] + _loop_setup(out, ins, [i for i, _, _ in arrays], ot) + decls
+    lines += _task_loop(1 + len(arrays), ot, arrays, unit_code, strided_code, red)
     if red:
         lines.append(
             f'    if (bad_) return ag_fail(err, AG_ERR_VALUE, "{label}: {_BAD_VALUE_MESSAGE}");'
         )
-    else:
-        lines.append("    (void)bad_;")
-    lines.append("}")
+    lines += ["    (void)bad_; (void)unit_;", "}"]
     return "\n".join(lines)
 
 

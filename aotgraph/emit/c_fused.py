@@ -128,16 +128,12 @@ def _loads(node, ins, cx, stride_of):
     return loads
 
 
-def _fused_reduce_body(node, ins, outs, cx):
-    op, axes, _ = _reduce_spec(node)
-    in_dt, out_dt = _dtypes(node, cx)
-    val_dt = _step_dtype(node)
-    n, nd, out = len(ins), _full_ndim(node, cx), outs[0]
-    stmts, res = fused_steps_code(node, _loads(node, ins, cx, lambda i: f"rst_[{i}][nr_ - 1]"), in_dt)
-    acc_t, init, update, final = _element_acc(op, val_dt, out_dt)
-    chunked = "buf_" in update
+def _split_setup(ins, nd, axes):
+    """Strides of every operand aligned to the broadcast shape, split into
+    kept (ksh_/kst_) and reduced (rsh_/rst_) axes, each group coalesced."""
+    n = len(ins)
+    mask = ", ".join("1" if d in axes else "0" for d in range(nd)) or "0"
     lines = [
-        "{",
         f"    const ag_buffer *ops_[{max(n, 1)}] = {{{', '.join('&' + b for b in ins)}}};",
         f"    int64_t fsh_[AG_MAX_NDIM], st_[{n}][AG_MAX_NDIM];",
         f"    int64_t ksh_[AG_MAX_NDIM], kst_[{n}][AG_MAX_NDIM], rsh_[AG_MAX_NDIM], rst_[{n}][AG_MAX_NDIM];",
@@ -145,8 +141,7 @@ def _fused_reduce_body(node, ins, outs, cx):
         f"    ag_broadcast_shapes({n}, ops_, {nd}, fsh_, &axis_);",
     ]
     lines += [f"    ag_bcast_strides(&{b}, {nd}, fsh_, st_[{i}]);" for i, b in enumerate(ins)]
-    mask = ", ".join("1" if d in axes else "0" for d in range(nd)) or "0"
-    lines += [
+    return lines + [
         f"    static const int red_[{max(nd, 1)}] = {{{mask}}};",
         f"    for (int d_ = 0; d_ < {nd}; d_++) {{",
         "        if (red_[d_]) { rsh_[nr_] = fsh_[d_];",
@@ -163,13 +158,17 @@ def _fused_reduce_body(node, ins, outs, cx):
         "    for (int d_ = 0; d_ < nr_ - 1; d_++) nrow_ *= rsh_[d_];",
         "    const int64_t n_ = rsh_[nr_ - 1];",
         "    if (n_ == 0) nrow_ = 0;",
-        f"    {CTYPE[out_dt]} *const o_ = ({CTYPE[out_dt]} *){out}.data;",
     ]
-    for i, b in enumerate(ins):
-        ct = CTYPE[in_dt[i]]
-        lines.append(f"    const {ct} *const p{i}_ = (const {ct} *){b}.data;")
-    red = " reduction(|:bad_)" if any("bad_" in s for s in stmts) else ""
-    lines += [
+
+
+def _output_loop(in_dt, out_dt, val_dt, steps_code, acc, red):
+    """One output element per iteration: the steps evaluated over its
+    reduced elements, accumulated with ``acc``."""
+    stmts, res = steps_code
+    acc_t, init, update, final = acc
+    chunked = "buf_" in update
+    n = len(in_dt)
+    lines = [
         "    #pragma omp parallel for if(nout_ * nrow_ * n_ >= AG_PAR_THRESHOLD && nout_ > 1 "
         f"&& nthreads > 1) num_threads(nthreads > 0 ? nthreads : 1) schedule(static){red}",
         "    for (int64_t j_ = 0; j_ < nout_; j_++) {",
@@ -179,24 +178,31 @@ def _fused_reduce_body(node, ins, outs, cx):
     ]
     if chunked:
         lines.append("        double buf_[256]; int nb_ = 0;")
-    lines += [
-        "        for (int64_t r_ = 0; r_ < nrow_; r_++) {",
-        f"            ag_row_offsets({n}, nr_, rsh_, rst_, r_, roff_);",
-    ]
-    for i in range(n):
-        ct = CTYPE[in_dt[i]]
-        lines.append(f"            const {ct} *x{i}_ = p{i}_ + base_[{i}] + roff_[{i}]; (void)x{i}_;")
+    lines += ["        for (int64_t r_ = 0; r_ < nrow_; r_++) {",
+              f"            ag_row_offsets({n}, nr_, rsh_, rst_, r_, roff_);"]
+    lines += [f"            const {CTYPE[d]} *x{i}_ = p{i}_ + base_[{i}] + roff_[{i}]; (void)x{i}_;"
+              for i, d in enumerate(in_dt)]
     lines.append("            for (int64_t i_ = 0; i_ < n_; i_++) {")
     lines += [f"                {s}" for s in stmts]
-    lines += [
-        f"                const {CTYPE[val_dt]} v_ = {res};",
-        f"                {update}",
-        "            }",
-        "        }",
-    ]
+    lines += [f"                const {CTYPE[val_dt]} v_ = {res};", f"                {update}",
+              "            }", "        }"]
     if chunked:
         lines.append("        if (nb_) acc_ += ag_psum_f64(buf_, nb_, 1);")
-    lines += [f"        o_[j_] = ({CTYPE[out_dt]})({final});", "    }"]
+    return lines + [f"        o_[j_] = ({CTYPE[out_dt]})({final});", "    }"]
+
+
+def _fused_reduce_body(node, ins, outs, cx):
+    op, axes, _ = _reduce_spec(node)
+    in_dt, out_dt = _dtypes(node, cx)
+    val_dt = _step_dtype(node)
+    loads = _loads(node, ins, cx, lambda i: f"rst_[{i}][nr_ - 1]")
+    steps_code = fused_steps_code(node, loads, in_dt)
+    red = " reduction(|:bad_)" if any("bad_" in s for s in steps_code[0]) else ""
+    lines = ["{"] + _split_setup(ins, _full_ndim(node, cx), axes)
+    lines.append(f"    {CTYPE[out_dt]} *const o_ = ({CTYPE[out_dt]} *){outs[0]}.data;")
+    lines += [f"    const {CTYPE[d]} *const p{i}_ = (const {CTYPE[d]} *){b}.data;"
+              for i, (b, d) in enumerate(zip(ins, in_dt))]
+    lines += _output_loop(in_dt, out_dt, val_dt, steps_code, _element_acc(op, val_dt, out_dt), red)
     if red:
         lines.append('    if (bad_) return ag_fail(err, AG_ERR_VALUE, "fused_elementwise: '
                      'Integers to negative integer powers are not allowed.");')

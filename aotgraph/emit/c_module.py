@@ -1,4 +1,4 @@
-"""The C scaffold of a module: IR → one generated translation unit + header.
+"""The C scaffold of a module: IR → generated translation units + headers.
 
 For each function of a validated :class:`~aotgraph.ir.ModuleIR` this writes
 an entry point ``agf_<name>(in_data, in_meta, outs, err)`` that binds the
@@ -7,7 +7,8 @@ runs the op emitter's shape code, allocates its outputs (from the per-call
 arena, or on the heap when the value is returned) and runs its body, and
 finally hands the outputs and update values back.  Op kernels come from the
 emitter table (``C_OPS`` of :mod:`aotgraph.emit.c_ops`); constants and
-shared initial values are embedded with ``.incbin`` (see ``graph.c.j2``).
+shared initial values are embedded with ``.incbin`` in ``ag_graph.c`` (see
+``graph_data.c.j2``); each function is its own unit ``ag_fn_<name>.c``.
 
 Output is deterministic: names are sorted, temporaries numbered per
 function, and nothing depends on paths or time.
@@ -186,9 +187,14 @@ def emit_c_module(module_ir, ir_text, emitters=None) -> EmittedC:
         cdecls=cdecls,
     )
     files = {
-        "ag_graph.c": _ENV.get_template("graph.c.j2").render(unit=unit),
+        "ag_graph.c": _ENV.get_template("graph_data.c.j2").render(unit=unit),
         header: _ENV.get_template("graph.h.j2").render(unit=unit),
+        "ag_graph_internal.h": _ENV.get_template("graph_internal.h.j2").render(unit=unit),
     }
+    # one translation unit per function: the compiler driver builds them in parallel
+    function_template = _ENV.get_template("graph_function.c.j2")
+    for fn in functions:
+        files[f"ag_fn_{fn.name}.c"] = function_template.render(unit=unit, fn=fn)
     return EmittedC(files, cdecls, sorted(set(support)), blob_files, header)
 
 
@@ -216,7 +222,7 @@ def _function_unit(module_ir, fn, ops) -> FunctionUnit:
         what = f"input {v['name']!r}" if v["kind"] == "input" else f"shared variable {v['shared']!r}"
         unit.bindings.append(
             dict(index=fn.var_index(vid), arg=arg, meta_offset=meta, dtype_code=DTYPE_CODE[v["dtype"]],
-                 ndim=len(v["shape"]), what=what.replace('"', "'"))
+                 ndim=len(v["shape"]), what=c_string_body(what))
         )
         meta += 2 * len(v["shape"])
     for vid, v in fn.vars.items():
@@ -238,6 +244,20 @@ def _function_unit(module_ir, fn, ops) -> FunctionUnit:
             dict(slot=slot, index=fn.var_index(vid), owned=slots.get(vid) == slot, what=what)
         )
     return unit
+
+
+def c_string_body(text) -> str:
+    """``text`` escaped for the inside of a C string literal (ASCII only)."""
+    out = []
+    for byte in text.encode("utf-8"):
+        ch = chr(byte)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 32 <= byte < 127:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return "".join(out)
 
 
 def _shared_vids(fn):

@@ -63,12 +63,16 @@ def _check_static_int(where, v, n, axis):
 
 def _scalar_input(where, t, pos):
     if t.ndim != 0 or t.dtype not in INT_DTYPES:
-        raise AotgraphTypeError(f"{where}: index input {pos} must be an integer scalar, got {t.short()}")
+        raise AotgraphTypeError(
+            f"{where}: index input {pos} must be an integer scalar, got {t.short()}"
+        )
 
 
 def _check_mask(where, xt, axis, mt, k):
     if mt.dtype != "bool" or mt.ndim != k:
-        raise AotgraphTypeError(f"{where}: mask input must be a {k}-d bool tensor, got {mt.short()}")
+        raise AotgraphTypeError(
+            f"{where}: mask input must be a {k}-d bool tensor, got {mt.short()}"
+        )
     for j, d in enumerate(mt.shape):
         n = xt.shape[axis + j] if axis + j < xt.ndim else None
         if d is not None and n is not None and d != n:
@@ -109,7 +113,9 @@ def _walk(where, xt, idx, in_types):
         elif kind == "array":
             t = next(types)
             if t.dtype not in INT_DTYPES:
-                raise AotgraphTypeError(f"{where}: array index must have an integer dtype, got {t.short()}")
+                raise AotgraphTypeError(
+                    f"{where}: array index must have an integer dtype, got {t.short()}"
+                )
             parts.append(("adv", t.shape))
         elif kind == "mask":
             _check_mask(where, xt, axis, next(types), e[1])
@@ -157,7 +163,9 @@ def numpy_index(where, idx, values, x_shape):
             v = take(e[1])
             n = x_shape[axis]
             if not -n <= v < n:
-                raise IndexError(f"{where}: index {v} is out of bounds for axis {axis} with length {n}")
+                raise IndexError(
+                    f"{where}: index {v} is out of bounds for axis {axis} with length {n}"
+                )
             out.append(v)
         elif kind == "slice":
             out.append(slice(*[take(c) for c in e[1:]]))
@@ -217,7 +225,9 @@ def _inc_infer(op, types):
     xt, yt = types[0], types[1]
     where = "set_subtensor" if op["set"] else "inc_subtensor"
     if yt.dtype != xt.dtype:
-        raise AotgraphTypeError(f"{where}: value dtype {yt.dtype} differs from the tensor's {xt.dtype}")
+        raise AotgraphTypeError(
+            f"{where}: value dtype {yt.dtype} differs from the tensor's {xt.dtype}"
+        )
     sub = index_shape(where, xt, op["idx"], types[2:])
     bad = yt.ndim > len(sub) or any(
         d is not None and d != 1 and s is not None and d != s
@@ -256,8 +266,12 @@ def _sub_name(inc_name):
 def _sub_vjp(node, grads):
     """The adjoint of gathering is scattering (adding) into zeros."""
     x, index_inputs = node.inputs[0], node.inputs[1:]
-    gx = apply1(_inc_name(node.op.name), [_zeros_like(x), grads[0], *index_inputs],
-                idx=node.op["idx"], set=False)
+    gx = apply1(
+        _inc_name(node.op.name),
+        [_zeros_like(x), grads[0], *index_inputs],
+        idx=node.op["idx"],
+        set=False,
+    )
     return [gx] + [None] * len(index_inputs)
 
 
@@ -270,7 +284,7 @@ def _sub_jvp(node, tangents):
 
 def _inc_vjp(node, grads):
     (g,) = grads
-    x, y, index_inputs = node.inputs[0], node.inputs[1], node.inputs[2:]
+    y, index_inputs = node.inputs[1], node.inputs[2:]
     idx = node.op["idx"]
     if node.op["set"]:
         from aotgraph.graph import Constant

@@ -99,9 +99,11 @@ def softmax_op(name, x, axis):
     """Apply ``softmax`` or ``log_softmax`` along ``axis`` of float ``x``."""
     from aotgraph.ops.reduce import normalize_axis
 
-    (axis,) = normalize_axis(axis, x.ndim, name) if x.ndim else (None,)
-    if axis is None:
+    if x.ndim == 0:
         raise AotgraphTypeError(f"{name}: expected a tensor with at least one axis, got a scalar")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise AotgraphTypeError(f"{name}: axis must be an int, got {axis!r}")
+    (axis,) = normalize_axis(axis, x.ndim, name)
     return apply1(name, [x], axis=axis)
 
 

@@ -9,9 +9,9 @@ meaning.  :func:`split_dims` builds such a pattern from user values.
 
 from __future__ import annotations
 
-import numpy as np
-
 from contextlib import contextmanager
+
+import numpy as np
 
 from aotgraph.errors import AotgraphError, AotgraphTypeError, ShapeError
 from aotgraph.graph import Constant, Variable
@@ -29,9 +29,14 @@ def naming_operands(*operands):
         if exc.args and isinstance(exc.args[0], str) and "[operands:" not in exc.args[0]:
             shown = ", ".join(f"{v!r} {v.type.short()}" for v in operands)
             head, sep, tail = exc.args[0].rpartition(" (at ")
-            msg = f"{head} [operands: {shown}]{sep}{tail}" if sep else f"{exc.args[0]} [operands: {shown}]"
+            msg = (
+                f"{head} [operands: {shown}]{sep}{tail}"
+                if sep
+                else f"{exc.args[0]} [operands: {shown}]"
+            )
             exc.args = (msg,) + exc.args[1:]
         raise
+
 
 # --- dims patterns: static ints or symbolic int scalars -------------------
 
@@ -565,8 +570,10 @@ register_op(
 def arange_dtype(values) -> str:
     """numpy's arange dtype: int64 for integers, float64 once a float (or a
     uint64 mixed with the default int64) takes part."""
-    kinds = ["float64" if np.dtype(d).kind == "f" else "uint64" if d == "uint64" else "int64"
-             for d in values]
+    kinds = [
+        "float64" if np.dtype(d).kind == "f" else "uint64" if d == "uint64" else "int64"
+        for d in values
+    ]
     return np.result_type("int64", *kinds).name
 
 
@@ -616,7 +623,7 @@ register_op(
     infer=_arange_infer,
     impl=_arange_impl,
     vjp=_arange_vjp,
-    categories=("shape",),
+    categories=(),  # creates data: not a view of an input (see opt/memory.py)
     doc="numpy's arange; params start/stop/step are numbers, or None when read from "
     "the scalar inputs (in that order)",
 )
@@ -645,6 +652,6 @@ register_op(
     infer=_eye_infer,
     impl=_eye_impl,
     nondiff="a constant pattern of ones and zeros",
-    categories=("shape",),
+    categories=(),  # creates data: not a view of an input
     doc="numpy's eye(n, m, k); params n/m/k are ints, or None when read from the inputs",
 )

@@ -104,6 +104,8 @@ def _distribute_to_cancel(m):
     """(t1 +- t2) * r -> t1 * r +- t2 * r when some t_i / b meets b in r."""
     total, r = m["s"], m["r"]
     terms = total.owner.inputs
+    if any(v.dtype != m.out.dtype for v in (total, r, *terms)):
+        return None  # promotion between the levels: distributing changes wrap-around
     _, r_num, _ = product_factors(r)
     for t in terms:
         _, _, den = product_factors(t)

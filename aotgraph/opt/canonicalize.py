@@ -43,6 +43,18 @@ def _combine(m):
     return op(name, m["x"], Constant(value))
 
 
+def _negated(data):
+    with np.errstate(all="ignore"):
+        return np.negative(data)
+
+
+def _uniform(*names):
+    """The bound variables have the result's dtype: no promotion inside the
+    pattern (where unsigned negation and integer wrap-around would make the
+    identity false, e.g. ``int16 - (-uint8)``)."""
+    return lambda m: all(m[n].dtype == m.out.dtype for n in names)
+
+
 def _constant_last(node, ctx):
     """Commutative binary ops: constants second, otherwise creation order,
     so that ``a + b`` and ``b + a`` merge."""
@@ -81,9 +93,19 @@ def _lift_dimshuffle(m):
     return op(inner.op.name, *moved, **inner.op.params)
 
 
+def exact_widening(src, mid) -> bool:
+    """Every ``src`` value survives a round trip through ``mid`` (numpy's
+    "safe" casting allows int64 -> float64, which loses digits)."""
+    s, t = np.dtype(src), np.dtype(mid)
+    if not np.can_cast(s, t, "safe"):
+        return False
+    if s.kind in "iu" and t.kind == "f":
+        return s.itemsize * 8 - (s.kind == "i") <= np.finfo(t).nmant + 1
+    return True
+
+
 def _safe_widening(m):
-    mid = m["mid"].dtype
-    return np.can_cast(m["x"].dtype, mid, "safe")
+    return exact_widening(m["x"].dtype, m["mid"].dtype)
 
 
 def _neg_times(m):
@@ -133,27 +155,56 @@ CANONICALIZE_RULES = [
     # x * -1 -> -x
     rule("mul_minus_one", P("mul", "x", C(-1)), _neg_times),
     # x - (-y) -> x + y
-    rule("sub_neg", P("sub", "x", P("neg", "y")), lambda m: op("add", m["x"], m["y"])),
+    rule(
+        "sub_neg",
+        P("sub", "x", P("neg", "y"), where=_uniform("x", "y")),
+        lambda m: op("add", m["x"], m["y"]),
+    ),
     # x + (-y) -> x - y
-    rule("add_neg", P("add", "x", P("neg", "y")), lambda m: op("sub", m["x"], m["y"])),
+    rule(
+        "add_neg",
+        P("add", "x", P("neg", "y"), where=_uniform("x", "y")),
+        lambda m: op("sub", m["x"], m["y"]),
+    ),
     # (-x) * (-y) -> x * y
     rule(
-        "mul_neg_neg", P("mul", P("neg", "x"), P("neg", "y")), lambda m: op("mul", m["x"], m["y"])
+        "mul_neg_neg",
+        P("mul", P("neg", "x"), P("neg", "y"), where=_uniform("x", "y")),
+        lambda m: op("mul", m["x"], m["y"]),
     ),
     # (-x) / (-y) -> x / y
     rule(
         "div_neg_neg",
-        P("true_div", P("neg", "x"), P("neg", "y")),
+        P("true_div", P("neg", "x"), P("neg", "y"), where=_uniform("x", "y")),
         lambda m: op("true_div", m["x"], m["y"]),
     ),
+    # x - c -> x + (-c)   (exact, also with wrap-around; lets constants combine)
+    rule(
+        "sub_constant",
+        P("sub", "x", K("c"), where=_uniform("x", "c")),
+        lambda m: op("add", m["x"], Constant(_negated(m["c"].data))),
+    ),
     # (x + c1) + c2 -> x + (c1 + c2)
-    rule("add_constants", P("add", P("add", "x", K("c1")), K("c2")), _combine),
+    rule(
+        "add_constants",
+        P("add", P("add", "x", K("c1"), name="i"), K("c2"), where=_uniform("x", "i")),
+        _combine,
+    ),
     # (x * c1) * c2 -> x * (c1 * c2)
-    rule("mul_constants", P("mul", P("mul", "x", K("c1")), K("c2")), _combine),
+    rule(
+        "mul_constants",
+        P("mul", P("mul", "x", K("c1"), name="i"), K("c2"), where=_uniform("x", "i")),
+        _combine,
+    ),
     # (x + c) + y -> (x + y) + c   (constants bubble to the end of a chain)
     rule(
         "add_constant_outward",
-        P("add", P("add", "x", K("c")), "y", where=lambda m: not isinstance(m["y"], Constant)),
+        P(
+            "add",
+            P("add", "x", K("c"), name="i"),
+            "y",
+            where=lambda m: not isinstance(m["y"], Constant) and _uniform("x", "y", "i")(m),
+        ),
         lambda m: op("add", op("add", m["x"], m["y"]), m["c"]),
     ),
     # f(c, x) -> f(x, c)  and  f(b, a) -> f(a, b) for commutative f

@@ -53,20 +53,31 @@ class _Graph:
         return all(id(r) in members for r in self.readers.get(var.uid, ()))
 
 
+def _external_inputs(members):
+    inside = {v.uid for n in members.values() for v in n.outputs}
+    return {v.uid for n in members.values() for v in n.inputs if v.uid not in inside}
+
+
 def _grow(start, graph, taken):
-    """Members (id -> node) of the group ending at ``start``."""
+    """Members (id -> node) of the group ending at ``start``, within
+    ``MAX_STEPS`` steps and ``MAX_INPUTS`` external inputs."""
     members = {id(start): start}
     out = start.outputs[0]
     changed = True
-    while changed and len(members) < MAX_STEPS:
+    while changed:
         changed = False
         for node in list(members.values()):
             for v in node.inputs:
                 p = v.owner
                 if p is None or id(p) in members or id(p) in taken or not _fusable(p):
                     continue
+                if len(members) >= MAX_STEPS:
+                    return members
                 if _same_extent(v, out) and graph.only_readers_in(v, members):
                     members[id(p)] = p
+                    if len(_external_inputs(members)) > MAX_INPUTS:
+                        del members[id(p)]
+                        continue
                     changed = True
     return members
 

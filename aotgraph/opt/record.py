@@ -58,4 +58,6 @@ class OptRecord:
             lines.append(f"  {pass_name:<14} {rule:<32} x{n}")
         for pass_name, reason in self.budget_hits:
             lines.append(f"  budget: {pass_name} stopped ({reason})")
+        for pass_name, rule, why in self.rejected:
+            lines.append(f"  rejected: {pass_name} {rule}: {why}")
         return "\n".join(lines)

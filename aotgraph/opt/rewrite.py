@@ -318,8 +318,10 @@ class _Sweep:
             mark = next(graph_mod._ids)
             try:
                 rep = r.try_node(node, self.ctx)
-            except AotgraphError as exc:
-                self.record.rejected.append((self.pass_name, r.name, f"build failed: {exc}"))
+            except Exception as exc:  # noqa: BLE001 - a faulty rule must not break a build
+                # recorded (tests assert there are none), the graph stays as it was
+                kind = "" if isinstance(exc, AotgraphError) else f"{type(exc).__name__}: "
+                self.record.rejected.append((self.pass_name, r.name, f"build failed: {kind}{exc}"))
                 continue
             if rep is None or rep is out:
                 continue

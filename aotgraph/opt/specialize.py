@@ -76,12 +76,14 @@ def _transposed(var):
     return var, False
 
 
-def product_parts(var, ctx):
+def product_parts(var, ctx, dtype=None):
     """``(a, b, alpha, trans_a, trans_b)`` if ``var`` is a 2-d float product
-    with no added term, read only once; else None."""
+    (of ``dtype`` when given) with no added term, read only once; else None."""
     node = single_owner(var)
     if node is None or (ctx is not None and ctx.clients(var) > 1):
         return None
+    if dtype is not None and var.dtype != dtype:
+        return None  # the scale or the sum promotes: a gemm would change the dtype
     if node.op.name == "gemm" and node.op["beta"] == 0:
         p = node.op.params
         return (*node.inputs, p["alpha"], p["trans_a"], p["trans_b"])
@@ -117,7 +119,7 @@ def _gemm_transpose(m):
 
 
 def _gemm_scale(m):
-    parts = product_parts(m["p"], m.ctx)
+    parts = product_parts(m["p"], m.ctx, m.out.dtype)
     s = _scalar(m["s"], m.out.dtype)
     if parts is None or s is None or not determines_shape(m.node, _index(m, "p")):
         return None
@@ -145,7 +147,7 @@ def _gemm_add_term(sign_p, sign_c):
         if m.node.op.name == "add":
             orders.append((m["c"], m["p"]))
         for p, c in orders:
-            parts = product_parts(p, m.ctx)
+            parts = product_parts(p, m.ctx, m.out.dtype)
             if parts is None or not determines_shape(m.node, inputs.index(p)):
                 continue
             c, beta = _term(c, m.out.dtype)
@@ -163,7 +165,7 @@ def _index(m, name):
 
 
 def _gemm_neg(m):
-    parts = product_parts(m["p"], m.ctx)
+    parts = product_parts(m["p"], m.ctx, m.out.dtype)
     if parts is None:
         return None
     a, b, alpha, ta, tb = parts

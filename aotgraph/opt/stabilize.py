@@ -3,11 +3,12 @@ underflow or cancellation.
 
 These rows change results only where the original overflowed, underflowed
 or cancelled: there they give the finite, correct value (e.g.
-``log(1 + exp(100))`` is 100 instead of ``inf`` in float32, and
-``(g / s) * s`` is ``g`` even where ``s`` underflowed to 0, which is what
-keeps gradients through ``log(sigmoid)`` and ``log(softmax)`` finite).
-Rules whose ops are not registered yet (``softmax``, ``log_softmax``) stay
-inactive until they are.
+``log(1 + exp(100))`` is 100 instead of ``inf`` in float32).  The stabilize
+pass also runs :mod:`aotgraph.opt.cancel` (``(g / s) * s -> g``), which keeps
+gradients through ``log(sigmoid)`` and ``log(softmax)`` finite, and the
+crossentropy rows below fuse ``crossentropy_1hot(softmax(x), y)`` and its
+gradient into ``log_softmax`` and ``softmax - onehot`` forms.  Rules whose
+ops are not registered stay inactive until they are.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aotgraph.graph import Constant
 from aotgraph.ops.base import INDEXING, SHAPE_OPS
 from aotgraph.opt.builders import as_dtype_of, determines_shape, op, single_owner
 from aotgraph.opt.rewrite import C, P, rule
-from aotgraph.types import is_float
+from aotgraph.types import is_discrete, is_float
 
 
 def _float(name):
@@ -61,12 +62,15 @@ def is_max_shifted(z) -> bool:
 
 def _logsumexp(m):
     """log(sum(exp(x))) -> log(sum(exp(x - m))) + m with m = max(x) (0 where
-    max(x) is not finite, so that all -inf or inf slices stay exact)."""
+    max(x) is not finite, so that all -inf or inf slices stay exact).  Only
+    over axes of static nonzero length: max cannot reduce an empty axis."""
     x = m["x"]
     if is_max_shifted(x) or not is_float(x.dtype):
         return None
     params = m["s_node"].op.params
     axes, keepdims = params["axis"], params["keepdims"]
+    if any(x.type.shape[a] in (None, 0) for a in axes):
+        return None  # max of an empty axis raises where sum gives log(0) = -inf
     peak = op("max", x, axis=axes, keepdims=True)
     zero = Constant(0, dtype=x.dtype)
     safe = op("switch", op("isfinite", peak), peak, zero)
@@ -90,8 +94,13 @@ def _log_through_view(m):
     """log(view(q)) -> view(log(q)) for a softmax-like q, so the log can
     meet the softmax (views: shape and indexing ops, data input first)."""
     view = m["v_node"]
+    if not view.inputs:
+        return None
     q = view.inputs[0]
-    if not _softmax_like(q):
+    moves_data = view.outputs[0].dtype == q.dtype and all(
+        is_discrete(v.dtype) for v in view.inputs[1:]
+    )  # other inputs are indices or lengths (not shape_i, join, inc_subtensor)
+    if not moves_data or not _softmax_like(q):
         return None
     return op(view.op.name, op("log", q), *view.inputs[1:], **view.op.params)
 
@@ -165,14 +174,15 @@ def _xent_softmax_grad(m):
 
 def _softmax_form(m):
     """exp(z) / sum(exp(z), axis, keepdims) -> softmax(x) with x = z, or
-    x = a when z = a - max(a) already (softmax shifts by itself)."""
+    x = a when z = a - max(a) already (softmax shifts by itself); only over
+    an axis of static nonzero length."""
     params = m["s_node"].op.params
     z = m["z"]
     if len(params["axis"]) != 1 or not params["keepdims"] or not is_float(z.dtype):
         return None
     (axis,) = params["axis"]
-    if z.type.shape[axis] == 0:
-        return None
+    if z.type.shape[axis] in (None, 0):
+        return None  # the softmax op (its max) cannot reduce an empty axis
     x = z.owner.inputs[0] if is_max_shifted(z) else z
     if x.dtype != z.dtype:
         return None
@@ -203,7 +213,7 @@ STABILIZE_RULES = [
         _xent_softmax_grad,
     ),
     # log(exp(x)) -> x
-    rule("log_exp", P("log", P("exp", "x")), lambda m: m["x"]),
+    rule("log_exp", P("log", P("exp", "x"), where=_float("x")), lambda m: m["x"]),
     # log(1 + x) -> log1p(x)
     rule(
         "log1p",
@@ -223,13 +233,21 @@ STABILIZE_RULES = [
     # log1p(exp(x)) -> softplus(x)
     rule("softplus", P("log1p", P("exp", "x")), lambda m: op("softplus", m["x"])),
     # log(sigmoid(x)) -> -softplus(-x)
-    rule("log_sigmoid", P("log", P("sigmoid", "x")), lambda m: _neg_softplus(op("neg", m["x"]))),
+    rule(
+        "log_sigmoid",
+        P("log", P("sigmoid", "x"), where=_float("x")),
+        lambda m: _neg_softplus(op("neg", m["x"])),
+    ),
     # log1p(-sigmoid(x)) -> -softplus(x)       (log(1 - sigmoid(x)) after log1p_neg)
-    rule("log1m_sigmoid", P("log1p", P("neg", P("sigmoid", "x"))), lambda m: _neg_softplus(m["x"])),
+    rule(
+        "log1m_sigmoid",
+        P("log1p", P("neg", P("sigmoid", "x")), where=_float("x")),
+        lambda m: _neg_softplus(m["x"]),
+    ),
     # 1 / (1 + exp(-x)) -> sigmoid(x)
     rule(
         "sigmoid",
-        P("true_div", C(1), P("add", C(1), P("exp", P("neg", "x")), name="a")),
+        P("true_div", C(1), P("add", C(1), P("exp", P("neg", "x")), name="a"), where=_float("x")),
         lambda m: as_dtype_of(op("sigmoid", m["x"]), m.out),
     ),
     # log(exp(z) / d) -> z - log(d)            (log-softmax when d = sum(exp(z)))

@@ -63,7 +63,9 @@ def _entry(item, inputs):
         )
     if item.dtype == "bool":
         if item.ndim == 0:
-            raise NotImplementedError("getitem: a 0-d boolean index (x[mask] with a scalar mask) is not supported")
+            raise NotImplementedError(
+                "getitem: a 0-d boolean index (x[mask] with a scalar mask) is not supported"
+            )
         inputs.append(item)
         return ("mask", item.ndim)
     if item.dtype not in INT_DTYPES:
@@ -93,7 +95,7 @@ def _expand_ellipsis(x, items):
         used += it.ndim if is_mask else 1
     pos = next(i for i, it in enumerate(items) if it is Ellipsis)
     fill = [slice(None)] * max(0, x.ndim - used)
-    return items[:pos] + fill + items[pos + 1:]
+    return items[:pos] + fill + items[pos + 1 :]
 
 
 def _constant_mask_to_arrays(x, items):
@@ -103,7 +105,7 @@ def _constant_mask_to_arrays(x, items):
     for it in items:
         arr = it.data if isinstance(it, Constant) else it if isinstance(it, np.ndarray) else None
         if arr is not None and arr.dtype == bool and arr.ndim:
-            if x.type.shape[axis:axis + arr.ndim] == arr.shape:
+            if x.type.shape[axis : axis + arr.ndim] == arr.shape:
                 out.extend(as_tensor(a.astype(np.int64)) for a in np.nonzero(arr))
                 axis += arr.ndim
                 continue
@@ -161,8 +163,10 @@ def getitem(x, index):
 
 
 def _update(x_indexed, y, set_, where):
-    if not isinstance(x_indexed, Variable) or x_indexed.owner is None or (
-        x_indexed.owner.op.name not in ("subtensor", "adv_subtensor")
+    if (
+        not isinstance(x_indexed, Variable)
+        or x_indexed.owner is None
+        or (x_indexed.owner.op.name not in ("subtensor", "adv_subtensor"))
     ):
         raise AotgraphTypeError(
             f"{where}: the first argument must be an indexed expression such as x[idx], "
@@ -197,8 +201,9 @@ def set_subtensor(x_indexed, y, inplace=False, tolerate_inplace_aliasing=False):
     return _update(x_indexed, y, True, "set_subtensor")
 
 
-def inc_subtensor(x_indexed, y, inplace=False, set_instead_of_inc=False,
-                  tolerate_inplace_aliasing=False):
+def inc_subtensor(
+    x_indexed, y, inplace=False, set_instead_of_inc=False, tolerate_inplace_aliasing=False
+):
     """A copy of ``x`` with ``y`` added to ``x[idx]``; repeated integer
     indices accumulate (``np.add.at``).
 
@@ -227,7 +232,11 @@ def take(x, indices, axis=None):
         from aotgraph.tensor.shape import flatten
 
         return getitem(flatten(x, 1), indices)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim <= axis < x.ndim:
+    if (
+        isinstance(axis, bool)
+        or not isinstance(axis, (int, np.integer))
+        or not -x.ndim <= axis < x.ndim
+    ):
         raise AotgraphTypeError(f"take: axis must be an int in [-{x.ndim}, {x.ndim}), got {axis!r}")
     if not isinstance(indices, Variable) and np.asarray(indices).size == 0:
         indices = np.zeros(np.shape(indices), np.int64)

@@ -103,7 +103,14 @@ def categorical_crossentropy(coding_dist, true_dist):
 
 
 def binary_crossentropy(output, target):
-    """``-(target * log(output) + (1 - target) * log(1 - output))``, elementwise."""
+    """``-(target * log(output) + (1 - target) * log(1 - output))``, elementwise
+    (Theano's formula: an output of exactly 0 or 1 gives ``0 * log(0)``, nan).
+
+    >>> import aotgraph.tensor as at
+    >>> o = at.dvector("o")
+    >>> binary_crossentropy(o, 1.0).eval({o: [0.5, 0.25]})
+    array([0.69314718, 1.38629436])
+    """
     o, t = resolve_weak("binary_crossentropy", [output, target])  # a Python 0.5 stays weak
     return -(t * elementwise("log", o) + (1.0 - t) * elementwise("log", 1.0 - o))
 

@@ -14,14 +14,14 @@ import numpy as np
 from aotgraph.config import config
 from aotgraph.errors import AotgraphError, AotgraphTypeError
 from aotgraph.graph import Constant, Variable
+from aotgraph.ops import shape as shape_ops
 from aotgraph.ops.base import apply1
 from aotgraph.ops.elemwise import cast
 from aotgraph.ops.reduce import normalize_axis
 from aotgraph.ops.shape import (
-    alloc as _alloc,
     arange_dtype,
-    dimshuffle,
     dims_of,
+    dimshuffle,
     make_vector,
     naming_operands,
     reshape,
@@ -64,11 +64,17 @@ def flatten(x, ndim=1):
     (2, 12)
     """
     x = as_tensor(x)
-    if isinstance(ndim, bool) or not isinstance(ndim, (int, np.integer)) or not 1 <= ndim <= max(x.ndim, 1):
-        raise AotgraphTypeError(f"flatten: ndim must be an int in [1, {max(x.ndim, 1)}], got {ndim!r}")
+    if (
+        isinstance(ndim, bool)
+        or not isinstance(ndim, (int, np.integer))
+        or not 1 <= ndim <= max(x.ndim, 1)
+    ):
+        raise AotgraphTypeError(
+            f"flatten: ndim must be an int in [1, {max(x.ndim, 1)}], got {ndim!r}"
+        )
     dims = dims_of(x)
     rest = 1
-    for d in dims[ndim - 1:]:
+    for d in dims[ndim - 1 :]:
         rest = d * rest  # not -1: numpy cannot infer a length when the size is 0
     return reshape(x, dims[: ndim - 1] + [rest])
 
@@ -80,7 +86,9 @@ def transpose(x, axes=None):
         axes = tuple(reversed(range(x.ndim)))
     axes = [_one_axis(a, x.ndim, "transpose") for a in axes]
     if sorted(axes) != list(range(x.ndim)):
-        raise AotgraphTypeError(f"transpose: axes {tuple(axes)} are not a permutation of {x.ndim} axes")
+        raise AotgraphTypeError(
+            f"transpose: axes {tuple(axes)} are not a permutation of {x.ndim} axes"
+        )
     return dimshuffle(x, *axes)
 
 
@@ -99,7 +107,11 @@ def transpose_method(x, *axes):
 
 
 def _one_axis(axis, ndim, where):
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+    if (
+        isinstance(axis, bool)
+        or not isinstance(axis, (int, np.integer))
+        or not -ndim <= axis < ndim
+    ):
         raise AotgraphTypeError(f"{where}: axis {axis!r} is out of bounds for ndim {ndim}")
     return int(axis) % ndim
 
@@ -150,7 +162,9 @@ def moveaxis(x, source, destination):
     src = [source] if isinstance(source, (int, np.integer)) else list(source)
     dst = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
     if len(src) != len(dst):
-        raise AotgraphTypeError("moveaxis: source and destination must have the same number of axes")
+        raise AotgraphTypeError(
+            "moveaxis: source and destination must have the same number of axes"
+        )
     src = [_one_axis(a, x.ndim, "moveaxis") for a in src]
     dst = [_one_axis(a, x.ndim, "moveaxis") for a in dst]
     if len(set(src)) != len(src) or len(set(dst)) != len(dst):
@@ -231,7 +245,7 @@ def broadcast_to(x, shape):
     if tuple(entries) == x.type.shape:
         return x
     try:
-        return _alloc(x, entries)
+        return shape_ops.alloc(x, entries)
     except AotgraphError as exc:
         exc.args = (str(exc).replace("alloc:", "broadcast_to:", 1),) + exc.args[1:]
         raise
@@ -240,17 +254,21 @@ def broadcast_to(x, shape):
 def alloc(value, *shape):
     """Theano's ``alloc(value, *shape)``: ``value`` broadcast into a new
     tensor of ``shape`` (the lengths may be symbolic)."""
-    if len(shape) == 1 and isinstance(shape[0], (list, tuple, np.ndarray, Variable)) and (
-        not isinstance(shape[0], Variable) or shape[0].ndim == 1
+    if (
+        len(shape) == 1
+        and isinstance(shape[0], (list, tuple, np.ndarray, Variable))
+        and (not isinstance(shape[0], Variable) or shape[0].ndim == 1)
     ):
         shape = shape[0]
-    return _alloc(as_tensor(value), shape)
+    return shape_ops.alloc(as_tensor(value), shape)
 
 
 def _fill_value(value, dtype, where):
     if isinstance(value, Variable):
         if value.ndim != 0:
-            raise AotgraphTypeError(f"{where}: fill_value must be a scalar, got {value.type.short()}")
+            raise AotgraphTypeError(
+                f"{where}: fill_value must be a scalar, got {value.type.short()}"
+            )
         return value if dtype is None else cast(value, dtype)
     if dtype is None:
         if isinstance(value, (bool, np.bool_)):
@@ -265,7 +283,11 @@ def _fill_value(value, dtype, where):
 def full(shape, fill_value, dtype=None):
     """A tensor of ``shape`` filled with ``fill_value`` (a Python int gives
     int64, a Python float ``floatX``, a symbolic scalar its own dtype)."""
-    return _alloc(_fill_value(fill_value, dtype, "full"), shape_entries(shape, "full"))
+    return _filled(shape, fill_value, dtype, "full")
+
+
+def _filled(shape, fill_value, dtype, where):
+    return shape_ops.alloc(_fill_value(fill_value, dtype, where), shape_entries(shape, where))
 
 
 def zeros(shape, dtype=None):
@@ -276,12 +298,12 @@ def zeros(shape, dtype=None):
     array([[0, 0, 0],
            [0, 0, 0]], dtype=int32)
     """
-    return full(shape, 0, dtype or config.floatX)
+    return _filled(shape, 0, dtype or config.floatX, "zeros")
 
 
 def ones(shape, dtype=None):
     """Ones of ``shape`` and ``dtype`` (default ``floatX``)."""
-    return full(shape, 1, dtype or config.floatX)
+    return _filled(shape, 1, dtype or config.floatX, "ones")
 
 
 def full_like(x, fill_value, dtype=None):
@@ -290,7 +312,7 @@ def full_like(x, fill_value, dtype=None):
     ``inf`` or ``nan`` in ``x`` cannot leak in."""
     x = as_tensor(x)
     value = _fill_value(fill_value, dtype or x.dtype, "full_like")
-    return _alloc(value, dims_of(x))
+    return shape_ops.alloc(value, dims_of(x))
 
 
 def zeros_like(x, dtype=None):
@@ -337,7 +359,10 @@ def arange(start, stop=None, step=1, dtype=None):
         start, stop = 0, start
     bounds = [_bound(v, "arange") for v in (start, stop, step)]
     dtype = as_dtype(dtype, "arange") if dtype is not None else arange_dtype([d for _, d in bounds])
-    params = {k: (None if isinstance(v, Variable) else v) for k, (v, _) in zip(("start", "stop", "step"), bounds)}
+    params = {
+        k: (None if isinstance(v, Variable) else v)
+        for k, (v, _) in zip(("start", "stop", "step"), bounds)
+    }
     inputs = [v for v, _ in bounds if isinstance(v, Variable)]
     return apply1("arange", inputs, dtype=dtype, **params)
 
@@ -359,23 +384,31 @@ def eye(n, m=None, k=0, dtype=None):
 def repeat(x, repeats, axis=None):
     """numpy's ``repeat`` with an int ``repeats`` (each element repeated)."""
     x = as_tensor(x)
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 0:
-        raise NotImplementedError(f"repeat: repeats must be an int >= 0, got {repeats!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)):
+        raise NotImplementedError(
+            f"repeat: only a static int repeats is supported, got {repeats!r}"
+        )
+    if repeats < 0:
+        raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")
     if axis is None:
         x, axis = flatten(x, 1), 0
     axis = _one_axis(axis, x.ndim, "repeat")
     dims = dims_of(x)
-    wide = broadcast_to(expand_dims(x, axis + 1), dims[: axis + 1] + [int(repeats)] + dims[axis + 1:])
-    n = dims[axis] * int(repeats) if isinstance(dims[axis], int) else dims[axis] * int(repeats)
-    return reshape(wide, dims[:axis] + [n] + dims[axis + 1:])
+    wide = broadcast_to(
+        expand_dims(x, axis + 1), dims[: axis + 1] + [int(repeats)] + dims[axis + 1 :]
+    )
+    n = dims[axis] * int(repeats)
+    return reshape(wide, dims[:axis] + [n] + dims[axis + 1 :])
 
 
 def tile(x, reps):
     """numpy's ``tile`` with static int ``reps``."""
     x = as_tensor(x)
     reps = [reps] if isinstance(reps, (int, np.integer)) else list(reps)
-    if any(isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0 for r in reps):
-        raise NotImplementedError(f"tile: reps must be ints >= 0, got {reps!r}")
+    if any(isinstance(r, bool) or not isinstance(r, (int, np.integer)) for r in reps):
+        raise NotImplementedError(f"tile: only static int reps are supported, got {reps!r}")
+    if any(r < 0 for r in reps):
+        raise ValueError(f"tile: reps must be >= 0, got {reps!r}")
     reps = [1] * (x.ndim - len(reps)) + [int(r) for r in reps]
     x = dimshuffle(x, *(["x"] * (len(reps) - x.ndim) + list(range(x.ndim))))
     dims = dims_of(x)
@@ -387,8 +420,32 @@ def tile(x, reps):
 
 
 __all__ = [
-    "alloc", "arange", "broadcast_to", "concatenate", "dimshuffle", "drop_axes", "expand_dims",
-    "eye", "flatten", "full", "full_like", "make_vector", "moveaxis", "ones", "ones_like",
-    "repeat", "reshape", "reshape_method", "shape_i", "shape_vector", "squeeze", "stack",
-    "swapaxes", "tile", "transpose", "transpose_method", "zeros", "zeros_like",
+    "alloc",
+    "arange",
+    "broadcast_to",
+    "concatenate",
+    "dimshuffle",
+    "drop_axes",
+    "expand_dims",
+    "eye",
+    "flatten",
+    "full",
+    "full_like",
+    "make_vector",
+    "moveaxis",
+    "ones",
+    "ones_like",
+    "repeat",
+    "reshape",
+    "reshape_method",
+    "shape_i",
+    "shape_vector",
+    "squeeze",
+    "stack",
+    "swapaxes",
+    "tile",
+    "transpose",
+    "transpose_method",
+    "zeros",
+    "zeros_like",
 ]

@@ -197,40 +197,66 @@ class CompiledFunction:
         return np.array(view, copy=True)
 
 
-def build_module(functions: dict, tmpdir, opt="-O1", blas=True):
-    """Compile ``{name: IRFunction}`` into one cffi module; returns
-    ``{name: CompiledFunction}``."""
+COMPILE_ARGS = ["-fopenmp", "-fno-math-errno", "-std=gnu11",
+                "-Werror=incompatible-pointer-types", "-Werror=implicit-function-declaration",
+                "-Werror=int-conversion"]
+
+
+def _compile_part(job):
+    """Compile one cffi module (run in a worker process); returns its path."""
     import cffi
 
-    names = sorted(functions)
-    cname = {n: f"agt_{i}" for i, n in enumerate(names)}
-    source = C_PREAMBLE + "\n\n" + "\n\n".join(
-        emit_function(cname[n], functions[n]) for n in names
-    )
+    modname, source, cdef, tmpdir, opt = job
     ffi = cffi.FFI()
-    ffi.cdef(CDEF + "".join(
-        f"int {cname[n]}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err);\n" for n in names
-    ))
+    ffi.cdef(cdef)
     c_files = [f for f in C_SUPPORT_FILES if f.endswith(".c")]
     runtime = ["ag_runtime.c", "ag_workspace.c", "ag_threads.c"]
-    modname = f"_agtest_{uuid.uuid4().hex[:10]}"
     ffi.set_source(
         modname, source,
         sources=[os.path.join(RUNTIME, f) for f in runtime + c_files],
         include_dirs=[RUNTIME],
-        extra_compile_args=[opt, "-fopenmp", "-fno-math-errno", "-std=gnu11", "-Werror=incompatible-pointer-types",
-                            "-Werror=implicit-function-declaration", "-Werror=int-conversion"],
+        extra_compile_args=[opt] + COMPILE_ARGS,
         extra_link_args=["-fopenmp"],
         libraries=["m", "dl"],
     )
-    path = ffi.compile(tmpdir=str(tmpdir), verbose=False)
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    sys.modules[modname] = mod
-    if blas:
-        load_blas(mod)
-    return {n: CompiledFunction(mod.lib, mod.ffi, cname[n], functions[n]) for n in names}
+    return ffi.compile(tmpdir=tmpdir, verbose=False)
+
+
+def build_module(functions: dict, tmpdir, opt="-O1", blas=True, parts=2):
+    """Compile ``{name: IRFunction}`` into ``parts`` cffi modules built in
+    parallel (one per core); returns ``{name: CompiledFunction}``."""
+    import concurrent.futures
+    import multiprocessing
+
+    names = sorted(functions)
+    cname = {n: f"agt_{i}" for i, n in enumerate(names)}
+    groups = [names[k::parts] for k in range(parts) if names[k::parts]]
+    jobs = []
+    for k, group in enumerate(groups):
+        source = C_PREAMBLE + "\n\n" + "\n\n".join(
+            emit_function(cname[n], functions[n]) for n in group)
+        cdef = CDEF + "".join(
+            f"int {cname[n]}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err);\n"
+            for n in group)
+        part_dir = os.path.join(str(tmpdir), f"part{k}")
+        os.makedirs(part_dir, exist_ok=True)
+        jobs.append((f"_agtest_{uuid.uuid4().hex[:10]}", source, cdef, part_dir, opt))
+    if len(jobs) > 1:
+        ctx = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
+            paths = list(pool.map(_compile_part, jobs))
+    else:
+        paths = [_compile_part(j) for j in jobs]
+    result = {}
+    for (modname, *_), path, group in zip(jobs, paths, groups):
+        spec = importlib.util.spec_from_file_location(modname, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        sys.modules[modname] = mod
+        if blas:
+            load_blas(mod)
+        result.update({n: CompiledFunction(mod.lib, mod.ffi, cname[n], functions[n]) for n in group})
+    return result
 
 
 def load_blas(mod):

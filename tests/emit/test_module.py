@@ -51,6 +51,8 @@ def make_module():
     mod.function("step", [v], [a * 2.0, b], updates=[(a, b + v), (b, a), (count, count + 1.0)])
     mod.function("bump", [], count + 0.0, updates=[(count, count + 1.0)])
     mod.function("transposed", [m], m.T * 2.0)
+    odd = at.fvector('odd "name\\ é')
+    mod.function("odd", [odd], odd + 1.0)
     return mod
 
 
@@ -114,7 +116,7 @@ def test_matmul_exp_and_view_output(mod):
     np.testing.assert_array_equal(mod.transposed(m), 2 * m.T)
 
 
-@pytest.mark.parametrize("layout", ["fortran", "reversed", "strided", "transposed"])
+@pytest.mark.parametrize("layout", ["fortran", "reversed", "strided", "transposed", "broadcast"])
 def test_non_contiguous_inputs(mod, layout):
     base = np.linspace(-2, 2, 48).reshape(8, 6)
     m = {
@@ -122,6 +124,7 @@ def test_non_contiguous_inputs(mod, layout):
         "reversed": base[::-1, ::-2][:4, :3],
         "strided": base[::2, 1::2],
         "transposed": base.T[:4, :3],
+        "broadcast": np.broadcast_to(base[1, :3], (4, 3)),  # stride 0, read-only
     }[layout]
     e, t = mod.affine(m)
     np.testing.assert_allclose(e, np.exp(np.ascontiguousarray(m) @ W0), rtol=1e-12)
@@ -162,6 +165,13 @@ def test_constants_without_inputs(mod):
     np.testing.assert_array_equal(loose, CONST)
     loose[0, 0] = 99  # a copy: the embedded constant is untouched
     np.testing.assert_array_equal(mod.loose(), CONST)
+
+
+def test_odd_input_names(mod):
+    np.testing.assert_array_equal(mod.odd(np.zeros(2, "float32")), [1.0, 1.0])
+    with pytest.raises(TypeError, match='odd.*odd "name'):
+        mod.odd(np.zeros(2))
+    assert "odd" in mod.__doc__
 
 
 def test_keyword_arguments(mod):
@@ -249,8 +259,8 @@ def test_ir_and_build_info(mod):
     ir = mod.ir
     assert ir["module"] == PKG and ir["format"] == "aotgraph-ir"
     assert sorted(ir["functions"]) == sorted(
-        ["add", "affine", "bump", "compare", "constant", "ident", "loose", "scale", "static",
-         "step", "transposed"]
+        ["add", "affine", "bump", "compare", "constant", "ident", "loose", "odd", "scale",
+         "static", "step", "transposed"]
     )
     info = mod.build_info
     assert info["aotgraph_version"] == ag.__version__ and info["c_abi_version"] == 1

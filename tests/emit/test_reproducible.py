@@ -77,14 +77,17 @@ def test_two_builds_are_identical(tmp_path, monkeypatch):
     pkg2, entry2 = _build_in_subprocess(tmp_path / "second" / "deeper")
     sources1, sources2 = _digests(entry1), _digests(entry2)
     assert [n for n in sources1 if n.endswith(".c")] == [
-        "ag_blas.c", "ag_graph.c", "ag_runtime.c", "ag_threads.c", "ag_workspace.c", "ag_wrapper.c"
+        "ag_blas.c", "ag_fn_nudge.c", "ag_fn_predict.c", "ag_graph.c", "ag_runtime.c",
+        "ag_threads.c", "ag_workspace.c", "ag_wrapper.c",
     ]
     assert sources1 == sources2
     files1, files2 = _digests(pkg1), _digests(pkg2)
     assert any(n.endswith(".abi3.so") for n in files1)
     assert files1 == files2
-    with open(os.path.join(entry1, "ag_graph.c"), encoding="utf-8") as f:
-        text = f.read()
+    text = ""
+    for name in ("ag_graph.c", "ag_fn_predict.c", "ag_graph_internal.h"):
+        with open(os.path.join(entry1, name), encoding="utf-8") as f:
+            text += f.read()
     assert str(tmp_path) not in text and "/tmp" not in text
     with open(os.path.join(pkg1, "__init__.py"), encoding="utf-8") as f:
         assert str(tmp_path) not in f.read()

@@ -4,7 +4,7 @@ would hide it, so the whole gradient graph is inspected)."""
 
 import numpy as np
 import pytest
-from test_grad_elemwise import BINARY_DOMAINS, UNARY_DOMAINS, _fn
+from _gradtools import BINARY_DOMAINS, UNARY_DOMAINS, elementwise_fn
 
 import aotgraph as ag
 import aotgraph.tensor as at
@@ -21,8 +21,8 @@ def float64_nodes(outputs):
 
 
 EXPRESSIONS = {
-    **{f"unary {n}": (lambda n=n: _fn(n)(x)) for n in UNARY_DOMAINS},
-    **{f"binary {n}": (lambda n=n: _fn(n)(x, y)) for n in BINARY_DOMAINS},
+    **{f"unary {n}": (lambda n=n: elementwise_fn(n)(x)) for n in UNARY_DOMAINS},
+    **{f"binary {n}": (lambda n=n: elementwise_fn(n)(x, y)) for n in BINARY_DOMAINS},
     "max": lambda: x.max(axis=0),
     "prod": lambda: x.prod(axis=1),
     "mean/var/std": lambda: x.mean() + x.var(axis=0).sum() + x.std(),

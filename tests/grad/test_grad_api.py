@@ -125,6 +125,21 @@ def test_disconnected_grad_makes_an_input_disconnected():
         ag.grad(disconnected_grad(x) * 2.0, x)
 
 
+def test_integer_and_boolean_paths_give_zeros_but_shapes_disconnect():
+    x, y = at.dvector("x"), at.dvector("y")
+    vals = {x: [0.5, -1.5], y: [1.0, 2.0]}
+    through_bool = at.cast(x > 0, "float64").sum() + at.cast(at.argmax(x), "float64")
+    assert np.array_equal(ag.grad(through_bool, x).eval(vals), [0.0, 0.0])
+    through_int = at.cast(at.cast(x, "int64"), "float64").sum()
+    assert np.array_equal(ag.grad(through_int, x).eval(vals), [0.0, 0.0])
+    through_shape = at.cast(at.shape_i(x, 0), "float64") * y.sum()
+    with pytest.raises(DisconnectedInputError, match="does not depend on x"):
+        ag.grad(through_shape, x)
+    h = x * 2.0
+    with pytest.raises(DisconnectedInputError):  # past a consider_constant variable
+        ag.grad(h.sum() * y.sum(), x, consider_constant=[h])
+
+
 def test_gradient_with_respect_to_shared_and_intermediate_variables():
     w = ag.shared(np.array([1.0, -2.0]), name="w")
     x = at.dvector("x")

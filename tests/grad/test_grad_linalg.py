@@ -3,31 +3,12 @@ builders over it (dot, tensordot, outer, batched_dot)."""
 
 import numpy as np
 import pytest
-from _gradtools import check, seeds
+from _gradtools import check, matmul_shapes, seeds
 from _targets import TEST_TARGETS
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import aotgraph as ag
 import aotgraph.tensor as at
-
-
-@st.composite
-def matmul_shapes(draw):
-    """Operand shapes np.matmul accepts: 1-d operands, and batch axes that
-    broadcast (including length-1 batch axes)."""
-    m, k, n = (draw(st.integers(1, 3)) for _ in range(3))
-    batch = draw(st.lists(st.integers(1, 3), max_size=2))
-    batch_a = [draw(st.sampled_from([1, b])) for b in batch]
-    batch_b = [draw(st.sampled_from([1, b])) for b in batch]
-    drop_a, drop_b = draw(st.integers(0, len(batch))), draw(st.integers(0, len(batch)))
-    a = tuple(batch_a[drop_a:]) + (m, k)
-    b = tuple(batch_b[drop_b:]) + (k, n)
-    if draw(st.booleans()):
-        a = (k,)
-    if draw(st.booleans()):
-        b = (k,)
-    return a, b
 
 
 @pytest.mark.parametrize("target", TEST_TARGETS)

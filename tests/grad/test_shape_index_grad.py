@@ -10,7 +10,6 @@ an equivalent local check that seeds the output gradient directly
 """
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes
@@ -45,8 +44,9 @@ def _local_verify_grad(fun, pt):
     out = fun(*xs)
     f_out = _fn(xs, out)
     w = np.random.default_rng(RNG_SEED).uniform(0.5, 1.5, np.shape(f_out(*pt)))
-    grads = ag.grad(None, xs, known_grads={out: at.constant(w.astype(out.dtype))},
-                    disconnected_inputs="ignore")
+    grads = ag.grad(
+        None, xs, known_grads={out: at.constant(w.astype(out.dtype))}, disconnected_inputs="ignore"
+    )
     analytic = _fn(xs, grads)(*pt)
     numeric = _numeric_grad(lambda a: float(np.sum(w * f_out(*a))), pt)
     for a, n in zip(analytic, numeric):
@@ -134,8 +134,7 @@ def test_make_vector_and_arange_grads():
 
 def test_zeros_like_has_no_gradient_and_no_nan():
     x = at.dvector("x")
-    g = ag.grad(None, x, known_grads={at.zeros_like(x): np.ones(2)},
-                disconnected_inputs="ignore")
+    g = ag.grad(None, x, known_grads={at.zeros_like(x): np.ones(2)}, disconnected_inputs="ignore")
     np.testing.assert_array_equal(g.eval({x: [np.inf, np.nan]}), [0.0, 0.0])
 
 
@@ -174,8 +173,8 @@ def test_set_and_inc_subtensor_grads_wrt_both_arguments(case, set_):
 
 def test_symbolic_slices_grad():
     x = rand(5, 4)
-    check_grad(lambda a: a[1: a.shape[0] - 1, :: a.shape[1] - 2], [x])
-    check_rop(lambda a: a[1: a.shape[0] - 1, -1], [x])
+    check_grad(lambda a: a[1 : a.shape[0] - 1, :: a.shape[1] - 2], [x])
+    check_rop(lambda a: a[1 : a.shape[0] - 1, -1], [x])
 
 
 def test_advanced_indexing_grads_scatter_add_duplicates():
@@ -190,7 +189,9 @@ def test_advanced_indexing_grads_scatter_add_duplicates():
     # scatter-add of ones counts how often each row is read
     s = at.dmatrix("s")
     g = ag.grad(None, s, known_grads={s[idx]: np.ones((4, 5))})
-    np.testing.assert_array_equal(g.eval({s: x}), np.bincount(idx, minlength=4)[:, None] * np.ones((4, 5)))
+    np.testing.assert_array_equal(
+        g.eval({s: x}), np.bincount(idx, minlength=4)[:, None] * np.ones((4, 5))
+    )
 
 
 def test_adv_set_and_inc_grads():
@@ -210,3 +211,18 @@ def test_boolean_mask_grads():
     check_grad(lambda a, b: at.set_subtensor(a[m], b), [x, rand(3)])
     check_grad(lambda a, b: at.inc_subtensor(a[at.gt(a[:, 1], -10.0)], b), [x, rand(3)])
     check_rop(lambda a: a[at.gt(a[:, 0], -10.0)], [x])
+
+
+def test_second_order_through_indexing_and_joins():
+    """The VJPs are built of differentiable ops, so Hessians work; oracle:
+    the Hessian of this cost worked out by hand."""
+    x = at.dvector("x", shape=(3,))
+    idx = np.array([0, 2, 2])
+    cost = (
+        (x[idx] ** 2).sum()
+        + (at.concatenate([x, x[::-1]]) ** 3).sum()
+        + (at.set_subtensor(x[1:], 0.0) ** 2).sum()
+    )
+    v = np.array([1.0, 2.0, 3.0])
+    expected = np.diag(2 * np.bincount(idx, minlength=3) + 12 * v + np.array([2.0, 0, 0]))
+    np.testing.assert_allclose(ag.hessian(cost, x).eval({x: v}), expected)

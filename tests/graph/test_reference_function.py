@@ -49,8 +49,9 @@ def test_on_unused_input_raise_warn_ignore():
     x, y = at.dvector("x"), at.dvector("y")
     with pytest.raises(ag.UnusedInputError, match="y"):
         ag.function([x, y], x * 2, target="py")
-    with pytest.warns(UserWarning, match="y"):
+    with pytest.warns(UserWarning, match="y") as record:
         f = ag.function([x, y], x * 2, target="py", on_unused_input="warn")
+    assert record[0].filename == __file__  # the warning points at the caller
     np.testing.assert_array_equal(f([1.0], [5.0]), [2.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")

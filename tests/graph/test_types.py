@@ -129,3 +129,25 @@ def test_python_values_become_constants_of_numpy_dtype():
         at.as_tensor(1 + 2j)
     with pytest.raises(TypeError, match="as_tensor"):
         at.as_tensor({"a": 1})
+
+
+def _import_with_floatx(value):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import aotgraph.tensor as at; print(at.vector().dtype)"
+    env = {**os.environ, "AOTGRAPH_FLOATX": value}
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True
+    )
+
+
+def test_floatx_from_the_environment():
+    done = _import_with_floatx("float64")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "float64"
+    refused = _import_with_floatx("int32")
+    assert refused.returncode != 0 and "AOTGRAPH_FLOATX" in refused.stderr

@@ -89,14 +89,29 @@ def value_and_advanced_index(draw):
         if kind == "newaxis":
             items.append(None)
         if kind in ("array", "newaxis"):  # newaxis: followed by an array
-            items.append(np.asarray(draw(st.lists(
-                st.integers(-n, n - 1), min_size=int(np.prod(arr_shape)),
-                max_size=int(np.prod(arr_shape))))).reshape(arr_shape).astype(np.int64))
+            items.append(
+                np.asarray(
+                    draw(
+                        st.lists(
+                            st.integers(-n, n - 1),
+                            min_size=int(np.prod(arr_shape)),
+                            max_size=int(np.prod(arr_shape)),
+                        )
+                    )
+                )
+                .reshape(arr_shape)
+                .astype(np.int64)
+            )
         elif kind == "int":
             items.append(draw(st.integers(-n, n - 1)))
         else:
-            items.append(slice(draw(st.one_of(st.none(), st.integers(-n, n))), None,
-                               draw(st.sampled_from([None, 1, -1, 2]))))
+            items.append(
+                slice(
+                    draw(st.one_of(st.none(), st.integers(-n, n))),
+                    None,
+                    draw(st.sampled_from([None, 1, -1, 2])),
+                )
+            )
     if not any(isinstance(i, np.ndarray) and i.ndim for i in items):
         first = next(j for j, i in enumerate(items) if i is not None)  # indexes axis 0
         items[first] = np.array([0, shape[0] - 1, 0])
@@ -167,8 +182,14 @@ def test_integer_array_indexing_matches_numpy_layout(case):
 def test_common_advanced_patterns():
     value = np.arange(24.0).reshape(4, 6)
     idx = np.array([3, -1, 0, 3])
-    for index in [idx, (idx, slice(None)), (slice(None), idx), (idx, idx[::-1]),
-                  (idx[:, None], np.array([0, 5])), (slice(1, None), np.array([[1], [2]]))]:
+    for index in [
+        idx,
+        (idx, slice(None)),
+        (slice(None), idx),
+        (idx, idx[::-1]),
+        (idx[:, None], np.array([0, 5])),
+        (slice(1, None), np.array([[1], [2]])),
+    ]:
         check(value, index)
     x, i = at.dmatrix("x"), at.lvector("i")
     np.testing.assert_array_equal(run([x, i], x[:, i], value, idx), value[:, idx])
@@ -195,16 +216,34 @@ def test_boolean_mask_indexing_matches_numpy(shape, seed, k):
 @given(value_and_basic_index(), st.booleans())
 def test_set_and_inc_basic_match_numpy(case, set_):
     value, index = case
-    y_value = np.arange(np.asarray(value[index]).size, dtype=np.float64).reshape(np.shape(value[index])) + 100
+    y_value = (
+        np.arange(np.asarray(value[index]).size, dtype=np.float64).reshape(np.shape(value[index]))
+        + 100
+    )
     expected = value.copy()
     if set_:
         expected[index] = y_value
     else:
         expected[index] += y_value
+    fn = at.set_subtensor if set_ else at.inc_subtensor
     for make in (stat, dyn):
         x, y = make(value), dyn(y_value)
-        fn = at.set_subtensor if set_ else at.inc_subtensor
         np.testing.assert_array_equal(run([x, y], fn(x[index], y), value, y_value), expected)
+    # values broadcast: the trailing row of y, and a weak Python scalar
+    row = np.linspace(-1.0, 1.0, y_value.shape[-1]) if y_value.ndim else y_value
+    expected = value.copy()
+    if set_:
+        expected[index] = row
+    else:
+        expected[index] += row
+    x, y = dyn(value), dyn(row)
+    np.testing.assert_array_equal(run([x, y], fn(x[index], y), value, row), expected)
+    expected = value.copy()
+    if set_:
+        expected[index] = 2.5
+    else:
+        expected[index] += 2.5
+    np.testing.assert_array_equal(run([x], fn(x[index], 2.5), value), expected)
 
 
 @given(value_and_advanced_index())
@@ -216,7 +255,9 @@ def test_inc_subtensor_accumulates_duplicates_like_add_at(case):
     expected = value.copy()
     np.add.at(expected, index, y_value)
     x, y = dyn(value), dyn(y_value)
-    np.testing.assert_array_equal(run([x, y], at.inc_subtensor(x[index], y), value, y_value), expected)
+    np.testing.assert_array_equal(
+        run([x, y], at.inc_subtensor(x[index], y), value, y_value), expected
+    )
     expected = value.copy()
     expected[index] = 7.0
     np.testing.assert_array_equal(run([x], at.set_subtensor(x[index], 7.0), value), expected)
@@ -232,7 +273,9 @@ def test_set_and_inc_with_masks_and_broadcast_values():
     np.testing.assert_array_equal(got, expected)
     expected = value.copy()
     expected[mask] += 10
-    np.testing.assert_array_equal(run([x], at.inc_subtensor(x[at.neq(x[:, 0], 4.0)], 10), value), expected)
+    np.testing.assert_array_equal(
+        run([x], at.inc_subtensor(x[at.neq(x[:, 0], 4.0)], 10), value), expected
+    )
     # int tensor incremented by a weak Python int stays int
     xi = at.lmatrix("xi")
     out = at.inc_subtensor(xi[0, 1:], 5)
@@ -253,7 +296,10 @@ def test_take_matches_numpy():
 
 def test_static_out_of_bounds_raises_at_build_time_with_the_line():
     x = at.tensor("float64", shape=(3, None), name="x")
-    with pytest.raises(IndexError, match=r"subtensor: index 3 is out of bounds for axis 0 with length 3 \[operands: x float64\[3,\?\]\] \(at .*test_index.py:\d+\)"):
+    with pytest.raises(
+        IndexError,
+        match=r"subtensor: index 3 is out of bounds for axis 0 with length 3 \[operands: x float64\[3,\?\]\] \(at .*test_index.py:\d+\)",
+    ):
         x[3]
     with pytest.raises(IndexError, match="too many indices"):
         x[0, 0, 0]
@@ -296,9 +342,14 @@ def test_bad_index_kinds_are_clear_errors():
         x[::0]
     with pytest.raises(TypeError, match="set_subtensor: the first argument must be an indexed"):
         at.set_subtensor(x, 1.0)
-    with pytest.raises(TypeError, match="cannot store values of dtype float64 into a tensor of dtype int32"):
+    with pytest.raises(
+        TypeError, match="cannot store values of dtype float64 into a tensor of dtype int32"
+    ):
         at.set_subtensor(at.imatrix()[0], at.dvector())
-    with pytest.raises(ValueError, match=r"set_subtensor: a value of shape \(3,\) cannot be broadcast to the indexed shape \(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"set_subtensor: a value of shape \(3,\) cannot be broadcast to the indexed shape \(2,\)",
+    ):
         at.set_subtensor(at.tensor("float64", shape=(4, 2))[0], at.tensor("float64", shape=(3,)))
     with pytest.raises(TypeError, match="take: axis"):
         at.take(x, [0], axis=2)

@@ -120,3 +120,13 @@ def test_nnet_exports():
         "sigmoid", "softplus", "relu", "softmax", "log_softmax",
         "categorical_crossentropy", "binary_crossentropy",
     }
+
+
+def test_softmax_argument_errors():
+    m = at.dmatrix("m")
+    with pytest.raises(AotgraphTypeError, match="softmax: axis must be an int, got None"):
+        at.nnet.softmax(m, axis=None)
+    with pytest.raises(AotgraphTypeError, match="log_softmax: axis 5 is out of bounds"):
+        at.nnet.log_softmax(m, axis=5)
+    with pytest.raises(AotgraphTypeError, match="at least one axis"):
+        at.nnet.softmax(at.dscalar("s"))

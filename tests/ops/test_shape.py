@@ -88,7 +88,7 @@ def test_reshape_with_shape_entries_infers_static_lengths():
 def test_flatten_keeps_dynamic_leading_lengths(shape, data):
     ndim = data.draw(st.integers(1, max(len(shape), 1)))
     value = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
-    expected = value.reshape(shape[: ndim - 1] + (int(np.prod(shape[ndim - 1:])),))
+    expected = value.reshape(shape[: ndim - 1] + (int(np.prod(shape[ndim - 1 :])),))
     x = dyn(value)
     same(run([x], at.flatten(x, ndim), value), expected)
     same(run([x], x.flatten(), value), value.reshape(-1))
@@ -108,7 +108,10 @@ def test_shape_size_and_ndim():
 
 def test_reshape_errors_name_the_shapes_and_the_line():
     x = at.tensor("float64", shape=(2, 3), name="x")
-    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) .*\[operands: x float64\[2,3\]\] \(at .*test_shape.py:\d+\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"reshape: cannot reshape a tensor of shape \(2, 3\) .*\[operands: x float64\[2,3\]\] \(at .*test_shape.py:\d+\)",
+    ):
         x.reshape((4, 2))
     with pytest.raises(ValueError, match="at most one -1"):
         x.reshape((-1, -1))
@@ -146,9 +149,16 @@ def test_transpose_swapaxes_moveaxis_match_numpy(shape, rnd):
 def test_expand_dims_and_squeeze_match_numpy(shape, data):
     value = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
     n_new = data.draw(st.integers(1, 2))
-    axes = tuple(data.draw(st.lists(st.integers(-(len(shape) + n_new), len(shape) + n_new - 1),
-                                    min_size=n_new, max_size=n_new,
-                                    unique_by=lambda a: a % (len(shape) + n_new))))
+    axes = tuple(
+        data.draw(
+            st.lists(
+                st.integers(-(len(shape) + n_new), len(shape) + n_new - 1),
+                min_size=n_new,
+                max_size=n_new,
+                unique_by=lambda a: a % (len(shape) + n_new),
+            )
+        )
+    )
     x = stat(value)
     e = at.expand_dims(x, axes)
     same(run([x], e, value), np.expand_dims(value, axes))
@@ -189,8 +199,11 @@ def test_dimshuffle_drops_and_adds_axes():
 def test_concatenate_and_stack_match_numpy(shape, data):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     n = data.draw(st.integers(1, 3))
-    dtypes = data.draw(st.lists(st.sampled_from(["int8", "int32", "float32", "float64", "bool"]),
-                                min_size=n, max_size=n))
+    dtypes = data.draw(
+        st.lists(
+            st.sampled_from(["int8", "int32", "float32", "float64", "bool"]), min_size=n, max_size=n
+        )
+    )
     values = []
     for dt in dtypes:
         s = list(shape)
@@ -210,7 +223,10 @@ def test_concatenate_and_stack_match_numpy(shape, data):
 def test_join_errors_name_the_operands():
     a = at.tensor("float64", shape=(2, 3), name="a")
     b = at.tensor("float64", shape=(2, 4), name="b")
-    with pytest.raises(ValueError, match=r"concatenate: tensor 1 has shape \(2, 4\), tensor 0 has \(2, 3\); all axes but axis 0 must match \[operands: a float64\[2,3\], b float64\[2,4\]\] \(at .*test_shape.py"):
+    with pytest.raises(
+        ValueError,
+        match=r"concatenate: tensor 1 has shape \(2, 4\), tensor 0 has \(2, 3\); all axes but axis 0 must match \[operands: a float64\[2,3\], b float64\[2,4\]\] \(at .*test_shape.py",
+    ):
         at.concatenate([a, b])
     assert at.concatenate([a, b], axis=1).type.shape == (2, 7)
     with pytest.raises(TypeError, match="tensor 1 has ndim 1"):
@@ -228,8 +244,11 @@ def test_join_errors_name_the_operands():
 # --- constructors ----------------------------------------------------------------
 
 
-@given(array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3).flatmap(
-    lambda s: broadcastable_shapes(s, min_dims=0, min_side=0)))
+@given(
+    array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3).flatmap(
+        lambda s: broadcastable_shapes(s, min_dims=0, min_side=0)
+    )
+)
 def test_broadcast_to_and_alloc_match_numpy(shape):
     value = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
     target = tuple(d if d != 1 else 2 for d in shape)
@@ -246,7 +265,10 @@ def test_broadcast_to_and_alloc_match_numpy(shape):
 
 def test_broadcast_errors():
     x = at.tensor("float64", shape=(3,), name="x")
-    with pytest.raises(ValueError, match=r"broadcast_to: cannot broadcast a value of shape \(3,\) to shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"broadcast_to: cannot broadcast a value of shape \(3,\) to shape \(2, 4\)",
+    ):
         at.broadcast_to(x, (2, 4))
     with pytest.raises(ValueError, match="more dimensions than the target"):
         at.broadcast_to(at.dmatrix(), (3,))
@@ -319,3 +341,20 @@ def test_tile_and_repeat_match_numpy(shape, r, data):
     if shape:
         axis = data.draw(st.integers(-len(shape), len(shape) - 1))
         same(run([x], at.repeat(x, r, axis=axis), value), np.repeat(value, r, axis=axis))
+
+
+def test_constructor_argument_errors():
+    with pytest.raises(TypeError, match="zeros: a symbolic shape vector needs a static length"):
+        at.zeros(at.lvector("v"))
+    with pytest.raises(TypeError, match="arange: bounds must be scalars"):
+        at.arange(at.dvector())
+    with pytest.raises(TypeError, match="eye: shape entry 0 must be an integer scalar"):
+        at.eye(at.dscalar())
+    with pytest.raises(ValueError, match="alloc: negative length"):
+        at.alloc(1.0, 2, -2)
+    with pytest.raises(TypeError, match="full: fill_value must be a scalar"):
+        at.full((2,), at.dvector())
+    with pytest.raises(ValueError, match="repeat: repeats must be >= 0"):
+        at.repeat(at.dvector(), -1)
+    with pytest.raises(NotImplementedError, match="repeat: only a static int repeats"):
+        at.repeat(at.dvector(), [1, 2])

@@ -60,7 +60,7 @@ PATTERNS = {
 
 @st.composite
 def random_graphs(draw):
-    x, y = at.dmatrix("x"), at.dmatrix("y")
+    x, y = at.dmatrix("x"), at.tensor("float64", shape=(4, 4), name="y")
     v = at.dvector("v")
     pool = [x, y, v]
     for _ in range(draw(st.integers(1, 7))):
@@ -171,3 +171,50 @@ def test_mixed_dtype_graphs_agree_after_optimization(graph, seed):
     tol = 2e-5 if before.dtype == np.float32 else 1e-7
     scale = max(1.0, float(np.nanmax(np.abs(before))) if np.any(~np.isnan(before)) else 1.0)
     assert_same_values(after, before, rtol=tol, atol=1e-6 * scale)
+
+
+# --- integers of mixed widths and signedness: exact, wrap-around included ----
+
+INT_OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "neg_a": lambda a, b: -a,
+    "sub_neg": lambda a, b: a - (-b),
+    "add_neg": lambda a, b: a + (-b),
+    "neg_neg": lambda a, b: (-a) * (-b),
+    "consts": lambda a, b: (a + 100) + 100,
+    "mul_consts": lambda a, b: (a * 3) * at.constant(-1, dtype="int8"),
+    "promote": lambda a, b: (a + at.constant(100, dtype="int8")) + at.constant(100, dtype="int16"),
+    "outward": lambda a, b: (a + 7) + b,
+    "pow": lambda a, b: a**2 + b**3,
+    "identities": lambda a, b: (a * 1 + 0) - 0,
+    "cast_pair": lambda a, b: a.astype("float64").astype(a.dtype),
+    "sum": lambda a, b: a + a.sum(),
+}
+
+
+@st.composite
+def int_graphs(draw):
+    inputs = [at.bvector("b8"), at.tensor("uint8", shape=(None,), name="u8"), at.wvector("i16")]
+    pool = list(inputs)
+    for _ in range(draw(st.integers(1, 6))):
+        a, b = draw(st.sampled_from(pool)), draw(st.sampled_from(pool))
+        pool.append(INT_OPS[draw(st.sampled_from(sorted(INT_OPS)))](a, b))
+    return inputs, [pool[-1]]
+
+
+@given(int_graphs(), st.integers(0, 2**16))
+def test_integer_graphs_agree_exactly(graph, seed):
+    inputs, outputs = graph
+    rng = np.random.default_rng(seed)
+    values = [
+        rng.integers(-128, 128, 5).astype("int8"),
+        rng.integers(0, 256, 5).astype("uint8"),
+        rng.integers(-3000, 3000, 5).astype("int16"),
+    ]
+    fg, ofg, rec = optimized(inputs, outputs)
+    assert not rec.rejected, rec.rejected
+    (before,), (after,) = run(fg, values), run(ofg, values)
+    assert before.dtype == after.dtype
+    np.testing.assert_array_equal(after, before)

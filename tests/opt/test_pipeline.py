@@ -1,6 +1,7 @@
 """The whole pipeline: the MLP train step, budgets, the record, fusion and
 the memory plan (checked by executing it with shared buffers)."""
 
+import json
 import time
 from collections import Counter
 
@@ -164,6 +165,7 @@ def test_memory_plan_executes_correctly_on_the_mlp():
     fg, ofg, rec = optimized(inputs, cost, updates)
     plan = plan_buffers(ofg)
     assert set(plan) == {"order", "last_use", "inplace", "reuse", "shared_inplace"}
+    assert json.loads(json.dumps(plan)) == plan  # plain JSON for the IR
     assert len(plan["shared_inplace"]) == 6  # every weight and bias updated in place
     assert plan["inplace"] or plan["reuse"]
     rng = np.random.default_rng(4)
@@ -254,3 +256,55 @@ def test_scan_bodies_are_optimized_and_agree():
     np.testing.assert_allclose(got_cost, total, rtol=1e-12)
     ref_cost, ref_gw = run(fg, [xv])
     np.testing.assert_allclose(got_gw, ref_gw, rtol=1e-10)
+
+
+_DETERMINISM_SCRIPT = """
+import sys
+sys.path.insert(0, {helpers!r})
+from opt_helpers import mlp_train_step, optimized
+from aotgraph.opt.memory import plan_buffers
+from aotgraph.printing import debugprint
+inputs, cost, updates, params = mlp_train_step(sizes=(6, 5, 4, 3))
+fg, ofg, rec = optimized(inputs, cost, updates)
+print(debugprint(ofg, file="str"))
+print(sorted(plan_buffers(ofg).items()))
+print(rec.fired)
+"""
+
+
+def test_optimization_is_deterministic_across_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "determinism.py"
+    script.write_text(_DETERMINISM_SCRIPT.format(helpers=os.path.dirname(__file__)))
+    outputs = []
+    for seed in ("1", "2"):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=path)
+        done = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, env=env, check=True
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert "gemm" in outputs[0]
+
+
+def test_fusion_bounds_group_inputs_and_steps():
+    from aotgraph.opt.fusion import MAX_INPUTS, MAX_STEPS
+
+    xs = [at.dvector(f"x{i}") for i in range(MAX_INPUTS + 8)]
+    total = xs[0]
+    for v in xs[1:]:
+        total = at.tanh(total + v)
+    fg, ofg, rec = optimized(xs, total)
+    fused = [n for n in toposort(ofg.outputs) if n.op.name == "fused_elementwise"]
+    assert len(fused) >= 2
+    assert all(len(n.inputs) <= MAX_INPUTS and len(n.op["steps"]) <= MAX_STEPS for n in fused)
+    values = [np.random.default_rng(i).normal(size=3) for i in range(len(xs))]
+    expected = values[0]
+    for v in values[1:]:
+        expected = np.tanh(expected + v)
+    np.testing.assert_allclose(run(ofg, values), expected, rtol=1e-12)

@@ -54,9 +54,12 @@ def test_expm1_and_log1p_small_arguments():
 
 
 def test_logsumexp_of_large_values():
-    x = at.dvector("x")
+    x = at.tensor("float64", shape=(2,), name="x")
     f = ag.function([x], at.log(at.exp(x).sum()), target="py")
     np.testing.assert_allclose(float(f([1000.0, 1000.0])), 1000 + np.log(2), rtol=1e-15)
+    m = at.tensor("float32", shape=(None, 3), name="m")
+    g = ag.function([m], at.log(at.exp(m).sum(axis=1)), target="py")
+    np.testing.assert_allclose(g([[100.0, 100.0, 100.0]]), [100 + np.log(3)], rtol=1e-6)
 
 
 def test_softmax_crossentropy_and_gradient_at_extreme_logits():
