@@ -291,8 +291,24 @@ static inline int ag_resolve_reshape(int n, int64_t *dims, int64_t size)
 
 /* ---- accurate sums: pairwise, as numpy (float32 accumulates in double) */
 #define AG_DEF_PAIRWISE(T, tag)                                                  \
-    static inline double ag_psum_##tag(const T *x, int64_t n, int64_t s)                \
+    static inline double ag_psum1_##tag(const T *x, int64_t n) /* unit stride */ \
     {                                                                            \
+        if (n <= 128) {                                                          \
+            double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                            \
+            int64_t i = 0;                                                       \
+            for (; i + 8 <= n; i += 8)                                           \
+                for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j];          \
+            double r = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                 \
+                       ((acc[4] + acc[5]) + (acc[6] + acc[7]));                  \
+            for (; i < n; i++) r += (double)x[i];                                \
+            return r;                                                            \
+        }                                                                        \
+        int64_t h = (n / 2) & ~(int64_t)7;                                       \
+        return ag_psum1_##tag(x, h) + ag_psum1_##tag(x + h, n - h);              \
+    }                                                                            \
+    static inline double ag_psum_##tag(const T *x, int64_t n, int64_t s)         \
+    {                                                                            \
+        if (s == 1) return ag_psum1_##tag(x, n);                                 \
         if (n <= 128) {                                                          \
             double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                            \
             int64_t i = 0;                                                       \

@@ -616,8 +616,9 @@ static inline double ag__erfc_tail_poly_d(double t)
     AG__CLENSHAW_STEP(-0.003808612146889748);
     AG__CLENSHAW_STEP(0.015496299466504175);
     AG__CLENSHAW_STEP(0.47932075372359095);
-    return u * b1 - b2 + -0.7349396398709951;
+    return u * b1 - b2; /* + c0, added by the caller where it rounds least */
 }
+#define AG__ERFC_TAIL_C0 (-0.7349396398709951)
 #undef AG__CLENSHAW_STEP
 
 /* erfc(a) for a in [0.46, 27.3]. */
@@ -625,12 +626,7 @@ static inline double ag__erfc_tail_d(double a)
 {
     double d = 2.0 + a;
     double t = 2.0 / d;
-    double p = ag__erfc_tail_poly_d(t);
-    /* a^2 = ah^2 + al*(a + ah) with ah^2 exact (ah keeps 26 bits) */
-    double ah = ag__from_bits_d(ag__bits_d(a) & 0xfffffffff8000000u);
-    double al = a - ah;
-    double s1, s2;
-    double e = ag__exp_parts_d(-(ah * ah), p - al * (a + ah), &s1, &s2);
+    double q = ag__erfc_tail_poly_d(t); /* P(t) - c0, |q| < 0.5 */
     /* The rounding of t moves the point where P is evaluated to x' = 2/t - 2,
      * worth up to 2 ulp near a = 0.5.  Undo it to first order: dt is the
      * rounding error of t (TwoSum for d, Dekker's exact product for t*d),
@@ -643,8 +639,23 @@ static inline double ag__erfc_tail_d(double a)
     double resid = (((2.0 - th * dh) - th * dl) - tl * dh) - tl * dl; /* 2 - t*d */
     double dt = (resid - t * d_err) / d;
     double slope = (a - sqrt(a * a + 1.2732395447351628)) * (-2.0 / (t * t));
-    return ((t * (e + e * (dt * slope))) * s1) * s2;
+    /* exp(-a^2 + c0 + q + dt*slope) with a^2 = ah^2 + al*(a + ah), ah^2 exact
+     * (ah keeps 26 bits).  Every term of size ~1 is added where the running
+     * sum is small, so the argument r keeps ~1e-17 absolute accuracy. */
+    double ah = ag__from_bits_d(ag__bits_d(a) & 0xfffffffff8000000u);
+    double al = a - ah;
+    double hi = -(ah * ah);
+    double tiny = dt * slope - al * (a + ah);
+    double kf = (hi + (AG__ERFC_TAIL_C0 + q)) * AG__INV_LN2_D + AG__MAGIC_D;
+    double kr = kf - AG__MAGIC_D;
+    double k1m = kr * 0.5 + AG__MAGIC_D;
+    double k1 = k1m - AG__MAGIC_D;
+    double s1 = ag__pow2_d(k1m);
+    double s2 = ag__pow2_d((kr - k1) + AG__MAGIC_D);
+    double r = (((hi - kr * AG__LN2_HI_D) + AG__ERFC_TAIL_C0) + q) + (tiny - kr * AG__LN2_LO_D);
+    return ((t * ag__exp_poly_d(r)) * s1) * s2;
 }
+#undef AG__ERFC_TAIL_C0
 
 static inline double ag_erf(double x)
 {

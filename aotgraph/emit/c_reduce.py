@@ -38,39 +38,44 @@ INT_LIMITS = {
 }
 
 
+def _row_loop(body):
+    """A loop over one row of ``n_`` elements; ``body`` formats ``{x}``
+    (the element).  Unit-stride rows get their own loop, which vectorizes."""
+    loop = "for (int64_t i_ = 0; i_ < n_; i_++) "
+    return (f"if (s_ == 1) {{ {loop}{body.format(x='xr_[i_]')} }} "
+            f"else {{ {loop}{body.format(x='xr_[i_ * s_]')} }}")
+
+
 def _accumulator(op, in_dt, out_dt):
     """(accumulator C type, initial value, inner-row statement, final expr).
 
     The row statement sees ``xr_`` (row start), ``n_`` (length), ``s_``
-    (stride) and ``r_`` (row number), and updates ``acc_``.
+    (stride) and ``r_`` (row number), and updates ``acc_`` (and ``nan_``,
+    set when a float max/min met a NaN: numpy's result is then NaN).
     """
-    x = "xr_[i_ * s_]"
-    loop = "for (int64_t i_ = 0; i_ < n_; i_++) "
     if op == "sum" and in_dt in FLOATS:
         return "double", "0", f"acc_ += ag_psum_{TAG[in_dt]}(xr_, n_, s_);", "acc_"
-    if op == "sum":
-        v = convert(x, in_dt, out_dt)
-        return CTYPE[out_dt], "0", loop + f"acc_ = ag_add_{TAG[out_dt]}(acc_, {v});", "acc_"
-    if op == "prod" and in_dt in FLOATS:
-        return "double", "1", loop + f"acc_ *= (double){x};", "acc_"
+    if op in ("sum", "prod") and in_dt not in FLOATS:
+        fn = "add" if op == "sum" else "mul"
+        v = convert("{x}", in_dt, out_dt).replace("{", "{{").replace("}", "}}").replace("{{x}}", "{x}")
+        return (CTYPE[out_dt], "0" if op == "sum" else "1",
+                _row_loop(f"acc_ = ag_{fn}_{TAG[out_dt]}(acc_, {v});"), "acc_")
     if op == "prod":
-        v = convert(x, in_dt, out_dt)
-        return CTYPE[out_dt], "1", loop + f"acc_ = ag_mul_{TAG[out_dt]}(acc_, {v});", "acc_"
+        return "double", "1", _row_loop("acc_ *= (double){x};"), "acc_"
     if op in ("max", "min"):
         cmp = ">" if op == "max" else "<"
+        ct = CTYPE[in_dt]
         if in_dt in FLOATS:
             init = "-INFINITY" if op == "max" else "INFINITY"
-            # once acc_ is NaN it stays NaN: numpy propagates NaN
-            step = f"{{ {CTYPE[in_dt]} v_ = {x}; acc_ = (acc_ != acc_) ? acc_ : ((v_ {cmp} acc_ || v_ != v_) ? v_ : acc_); }}"
-            return CTYPE[in_dt], init, loop + step, "acc_"
+            step = f"{{{{ {ct} v_ = {{x}}; acc_ = v_ {cmp} acc_ ? v_ : acc_; nan_ |= v_ != v_; }}}}"
+            return ct, init, _row_loop(step), f"(nan_ ? ({ct})NAN : acc_)"
         lo, hi = INT_LIMITS[in_dt]
-        init = lo if op == "max" else hi
-        step = f"{{ {CTYPE[in_dt]} v_ = {x}; acc_ = v_ {cmp} acc_ ? v_ : acc_; }}"
-        return CTYPE[in_dt], init, loop + step, "acc_"
+        step = f"{{{{ {ct} v_ = {{x}}; acc_ = v_ {cmp} acc_ ? v_ : acc_; }}}}"
+        return ct, lo if op == "max" else hi, _row_loop(step), "acc_"
     if op == "all":
-        return "int", "1", loop + f"acc_ &= ({x} != 0);", "acc_"
+        return "int", "1", _row_loop("acc_ &= ({x} != 0);"), "acc_"
     if op == "any":
-        return "int", "0", loop + f"acc_ |= ({x} != 0);", "acc_"
+        return "int", "0", _row_loop("acc_ |= ({x} != 0);"), "acc_"
     raise NotImplementedError(f"C emitter: no reduction code for {op!r}")
 
 
@@ -122,6 +127,7 @@ def reduction_loop(x, out, in_dt, out_dt, mask_code, acc):
         "        int64_t base_, roff_;",
         "        ag_row_offsets(1, nk_ + 1, ksh_, kst_, j_, &base_);",
         f"        {ctype} acc_ = {init};",
+        "        int nan_ = 0; (void)nan_;",
     ]
     if best is not None:
         lines.append(f"        {it} best_ = {best};")

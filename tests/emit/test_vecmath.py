@@ -1,8 +1,8 @@
 """runtime_c/ag_math.h: accuracy, special values and auto-vectorization.
 
 The header is compiled into a small cffi extension (once per module and
-instruction set) whose array loops are the same plain loops the emitter
-generates.  Oracles are independent of the code under test: numpy float64
+instruction set) whose array loops are plain vectorizable loops like the ones
+the C emitter writes.  Oracles are independent of the code under test: numpy float64
 for the float32 functions (glibc's double erf/erfc, which numpy lacks), and
 glibc's long double functions (64-bit mantissa) for the float64 ones.
 """
@@ -21,11 +21,12 @@ FUNCS = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "erf", "
 BASE_FLAGS = ["-O3", "-fno-math-errno"]
 ISAS = {"sse2": [], "avx2_fma": ["-mavx2", "-mfma"]}
 
-# Documented bounds (ulp, measured against the exact value) from the header.
-BOUND_F32 = {"exp": 1.5, "log": 1.0, "log1p": 1.0, "expm1": 1.5, "tanh": 1.5,
+# The bounds documented in ag_math.h (ulps of the exact value; a correctly
+# rounded function scores <= 0.5).  Exhaustive runs measured a little less.
+BOUND_F32 = {"exp": 1.5, "log": 1.0, "log1p": 1.0, "expm1": 2.0, "tanh": 2.0,
              "sigmoid": 2.0, "softplus": 2.0, "erf": 1.0, "erfc": 1.0}
 BOUND_F64 = {"exp": 1.5, "log": 1.0, "log1p": 1.0, "expm1": 2.5, "tanh": 2.0,
-             "sigmoid": 2.5, "softplus": 2.0, "erf": 2.5, "erfc": 5.0}
+             "sigmoid": 2.5, "softplus": 2.0, "erf": 2.0, "erfc": 3.5}
 
 LONG_DOUBLE_NAMES = {"exp": "expl", "log": "logl", "log1p": "log1pl", "expm1": "expm1l",
                      "tanh": "tanhl", "erf": "erfl", "erfc": "erfcl"}
@@ -36,9 +37,9 @@ def _loops_source():
     lines = ['#include <float.h>', '#include "ag_math.h"',
              "static const int AG_TEST_LDBL_MANT_DIG = LDBL_MANT_DIG;"]
     for name in FUNCS:
-        lines.append(f"void run_{name}f(const float *x, float *y, size_t n) "
+        lines.append(f"void run_{name}f(const float *restrict x, float *restrict y, size_t n) "
                      f"{{ for (size_t i = 0; i < n; i++) y[i] = ag_{name}f(x[i]); }}")
-        lines.append(f"void run_{name}(const double *x, double *y, size_t n) "
+        lines.append(f"void run_{name}(const double *restrict x, double *restrict y, size_t n) "
                      f"{{ for (size_t i = 0; i < n; i++) y[i] = ag_{name}(x[i]); }}")
     lines.append("static long double sigmoidl_(long double x) "
                  "{ return x >= 0 ? 1.0L / (1.0L + expl(-x)) : expl(x) / (1.0L + expl(x)); }")
@@ -133,8 +134,8 @@ def vm(request, tmp_path_factory):
 
 # ---------------------------------------------------------------- oracles
 
-def _f32_reference(vm, name, x):
-    """float64 values of f at the float32 inputs x (nearly exact for float32)."""
+def _numpy_reference(vm, name, x):
+    """float64 values of f at x: numpy, or glibc for erf/erfc (nearly exact for float32)."""
     xd = x.astype(np.float64)
     with np.errstate(all="ignore"):
         if name in ("erf", "erfc"):
@@ -214,7 +215,7 @@ SPECIAL_F64 = _specials(np.float64)
 @pytest.mark.parametrize("name", FUNCS)
 def test_float32_max_ulp_error(vm, name):
     x = _f32_sweep()
-    err = _ulp_error_f32(vm.f32(name, x), _f32_reference(vm, name, x))
+    err = _ulp_error_f32(vm.f32(name, x), _numpy_reference(vm, name, x))
     worst = int(np.argmax(err))
     assert err[worst] <= BOUND_F32[name], (
         f"ag_{name}f: {err[worst]:.3f} ulp at x={float(x[worst])!r} (bound {BOUND_F32[name]})")
@@ -237,7 +238,7 @@ def test_float32_special_values(vm, name):
     x = SPECIAL_F32
     with np.errstate(all="ignore"):
         if name in ("erf", "erfc", "sigmoid", "softplus"):
-            ref = _f32_reference(vm, name, x).astype(np.float32)
+            ref = _numpy_reference(vm, name, x).astype(np.float32)
         else:
             ref = getattr(np, name)(x)  # numpy's own float32 loop
     _assert_same_class(vm.f32(name, x), ref, x, f"ag_{name}f")
@@ -250,7 +251,7 @@ def test_float64_special_values(vm, name):
         if name in ("erf", "erfc"):
             ref = vm.ref_libm(name, x)
         else:
-            ref = _f32_reference(vm, name, x)  # numpy float64 formulas
+            ref = _numpy_reference(vm, name, x)  # numpy float64 formulas
     _assert_same_class(vm.f64(name, x), ref, x, f"ag_{name}")
 
 

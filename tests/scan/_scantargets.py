@@ -1,6 +1,12 @@
-"""Backends the scan tests run on: the reference interpreter (``"py"``)
-and, when the build path and the scan C emitter are importable (and
-``AOTGRAPH_TEST_CPU`` is not ``0``), the compiled ``"cpu"`` target."""
+"""Backends the scan tests run on.
+
+``CPU_AVAILABLE``: the build path and the scan C emitter are importable (and
+``AOTGRAPH_TEST_CPU`` is not ``0``); ``test_scan_compiled.py`` then builds
+one module holding its cases.  ``TARGETS`` parametrizes the other files:
+the reference interpreter, plus the compiled target when
+``AOTGRAPH_SCAN_ALL_TARGETS=1`` (every case is then its own build, which is
+slow with a cold cache).
+"""
 
 import importlib.util
 import os
@@ -16,4 +22,5 @@ def _cpu_available():
         return False
 
 
-TARGETS = ["py"] + (["cpu"] if _cpu_available() else [])
+CPU_AVAILABLE = _cpu_available()
+TARGETS = ["py"] + (["cpu"] if CPU_AVAILABLE and os.environ.get("AOTGRAPH_SCAN_ALL_TARGETS") == "1" else [])

@@ -6,12 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from _scantargets import TARGETS
+from _scantargets import CPU_AVAILABLE
 
 import aotgraph as ag
 import aotgraph.tensor as at
 
-pytestmark = pytest.mark.skipif("cpu" not in TARGETS, reason="the C build path is not available")
+pytestmark = pytest.mark.skipif(not CPU_AVAILABLE, reason="the C build path is not available")
 rng = np.random.default_rng(7)
 COUNTER = ag.shared(np.float64(0.0), name="counter")
 
