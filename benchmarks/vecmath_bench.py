@@ -8,6 +8,7 @@ glibc's scalar function (expf, tanhf, ...), compiled with the same flags as
 the ag_ loop.  The three are run alternately within each repetition (this
 VM's clock speed drifts), and the table shows medians and ratios.
 """
+
 import argparse
 import importlib.util
 import statistics
@@ -43,12 +44,19 @@ def build(flags):
     for name, (expr, _) in FUNCS.items():
         for kind, body in (("loop_ag", f"ag_{name}f(x)"), ("loop_libm", expr)):
             cdef.append(f"void {kind}_{name}(const float *, float *, size_t);")
-            src.append(f"void {kind}_{name}(const float *restrict xs, float *restrict ys, "
-                       f"size_t n) {{ for (size_t i = 0; i < n; i++) "
-                       f"{{ float x = xs[i]; ys[i] = {body}; }} }}")
+            src.append(
+                f"void {kind}_{name}(const float *restrict xs, float *restrict ys, "
+                f"size_t n) {{ for (size_t i = 0; i < n; i++) "
+                f"{{ float x = xs[i]; ys[i] = {body}; }} }}"
+            )
     ffi.cdef("\n".join(cdef))
-    ffi.set_source("_ag_vecmath_bench", "\n".join(src) + "\n", include_dirs=[str(RUNTIME_C)],
-                   extra_compile_args=flags, libraries=["m"])
+    ffi.set_source(
+        "_ag_vecmath_bench",
+        "\n".join(src) + "\n",
+        include_dirs=[str(RUNTIME_C)],
+        extra_compile_args=flags,
+        libraries=["m"],
+    )
     tmp = tempfile.mkdtemp(prefix="ag_vecmath_bench_")
     path = ffi.compile(tmpdir=tmp)
     spec = importlib.util.spec_from_file_location("_ag_vecmath_bench", path)
@@ -82,6 +90,17 @@ def numpy_versions():
     }
 
 
+def runners(ffi, lib, name, numpy_fn, x, y):
+    """Zero-argument callables computing f(x) into y, keyed by implementation."""
+    px = ffi.cast("float *", ffi.from_buffer(x))
+    py = ffi.cast("float *", ffi.from_buffer(y))
+    ag_loop, libm_loop = getattr(lib, f"loop_ag_{name}"), getattr(lib, f"loop_libm_{name}")
+    runs = {"ag": lambda: ag_loop(px, py, x.size), "libm": lambda: libm_loop(px, py, x.size)}
+    if numpy_fn is not None:
+        runs["numpy"] = lambda: numpy_fn(x, y)
+    return runs
+
+
 def seconds(fn):
     t0 = time.perf_counter()
     fn()
@@ -99,19 +118,18 @@ def main(argv=None):
     numpy_fns = numpy_versions()
     rng = np.random.default_rng(0)
     y = np.empty(args.n, dtype=np.float32)
-    py = ffi.cast("float *", ffi.from_buffer(y))
-    print(f"n = {args.n:.0e} float32, flags: {' '.join(flags)}, median of {args.repeat}; "
-          f"numpy {np.__version__}, python {sys.version.split()[0]}")
-    header = f"{'function':<10}{'ag ms':>9}{'numpy ms':>10}{'libm ms':>9}{'numpy/ag':>10}{'libm/ag':>9}"
+    print(
+        f"n = {args.n:.0e} float32, flags: {' '.join(flags)}, median of {args.repeat}; "
+        f"numpy {np.__version__}, python {sys.version.split()[0]}"
+    )
+    header = (
+        f"{'function':<10}{'ag ms':>9}{'numpy ms':>10}{'libm ms':>9}{'numpy/ag':>10}{'libm/ag':>9}"
+    )
     print(header)
     print("-" * len(header))
     for name, (_, (lo, hi)) in FUNCS.items():
         x = rng.uniform(lo, hi, args.n).astype(np.float32)
-        px = ffi.cast("float *", ffi.from_buffer(x))
-        runs = {"ag": lambda: getattr(lib, f"loop_ag_{name}")(px, py, args.n),
-                "libm": lambda: getattr(lib, f"loop_libm_{name}")(px, py, args.n)}
-        if numpy_fns[name] is not None:
-            runs["numpy"] = lambda: numpy_fns[name](x, y)
+        runs = runners(ffi, lib, name, numpy_fns[name], x, y)
         times = {k: [] for k in runs}
         for fn in runs.values():
             fn()  # warm up: page in y, load code

@@ -6,6 +6,7 @@ the C emitter writes.  Oracles are independent of the code under test: numpy flo
 for the float32 functions (glibc's double erf/erfc, which numpy lacks), and
 glibc's long double functions (64-bit mantissa) for the float64 ones.
 """
+
 import re
 import shutil
 import subprocess
@@ -23,37 +24,77 @@ ISAS = {"sse2": [], "avx2_fma": ["-mavx2", "-mfma"]}
 
 # The bounds documented in ag_math.h (ulps of the exact value; a correctly
 # rounded function scores <= 0.5).  Exhaustive runs measured a little less.
-BOUND_F32 = {"exp": 1.5, "log": 1.0, "log1p": 1.0, "expm1": 2.0, "tanh": 2.0,
-             "sigmoid": 2.0, "softplus": 2.0, "erf": 1.0, "erfc": 1.0}
-BOUND_F64 = {"exp": 1.5, "log": 1.0, "log1p": 1.0, "expm1": 2.5, "tanh": 2.0,
-             "sigmoid": 2.5, "softplus": 2.0, "erf": 2.0, "erfc": 3.5}
+BOUND_F32 = {
+    "exp": 1.5,
+    "log": 1.0,
+    "log1p": 1.0,
+    "expm1": 2.0,
+    "tanh": 2.0,
+    "sigmoid": 2.0,
+    "softplus": 2.0,
+    "erf": 1.0,
+    "erfc": 1.0,
+}
+BOUND_F64 = {
+    "exp": 1.5,
+    "log": 1.0,
+    "log1p": 1.0,
+    "expm1": 2.5,
+    "tanh": 2.0,
+    "sigmoid": 2.5,
+    "softplus": 2.0,
+    "erf": 2.0,
+    "erfc": 3.5,
+}
 
-LONG_DOUBLE_NAMES = {"exp": "expl", "log": "logl", "log1p": "log1pl", "expm1": "expm1l",
-                     "tanh": "tanhl", "erf": "erfl", "erfc": "erfcl"}
+LONG_DOUBLE_NAMES = {
+    "exp": "expl",
+    "log": "logl",
+    "log1p": "log1pl",
+    "expm1": "expm1l",
+    "tanh": "tanhl",
+    "erf": "erfl",
+    "erfc": "erfcl",
+}
 
 
 def _loops_source():
     """Array loops over every ag_ function, plus the libm oracles."""
-    lines = ['#include <float.h>', '#include "ag_math.h"',
-             "static const int AG_TEST_LDBL_MANT_DIG = LDBL_MANT_DIG;"]
+    lines = [
+        "#include <float.h>",
+        '#include "ag_math.h"',
+        "static const int AG_TEST_LDBL_MANT_DIG = LDBL_MANT_DIG;",
+    ]
     for name in FUNCS:
-        lines.append(f"void run_{name}f(const float *restrict x, float *restrict y, size_t n) "
-                     f"{{ for (size_t i = 0; i < n; i++) y[i] = ag_{name}f(x[i]); }}")
-        lines.append(f"void run_{name}(const double *restrict x, double *restrict y, size_t n) "
-                     f"{{ for (size_t i = 0; i < n; i++) y[i] = ag_{name}(x[i]); }}")
-    lines.append("static long double sigmoidl_(long double x) "
-                 "{ return x >= 0 ? 1.0L / (1.0L + expl(-x)) : expl(x) / (1.0L + expl(x)); }")
-    lines.append("static long double softplusl_(long double x) "
-                 "{ return x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x)); }")
+        lines.append(
+            f"void run_{name}f(const float *restrict x, float *restrict y, size_t n) "
+            f"{{ for (size_t i = 0; i < n; i++) y[i] = ag_{name}f(x[i]); }}"
+        )
+        lines.append(
+            f"void run_{name}(const double *restrict x, double *restrict y, size_t n) "
+            f"{{ for (size_t i = 0; i < n; i++) y[i] = ag_{name}(x[i]); }}"
+        )
+    lines.append(
+        "static long double sigmoidl_(long double x) "
+        "{ return x >= 0 ? 1.0L / (1.0L + expl(-x)) : expl(x) / (1.0L + expl(x)); }"
+    )
+    lines.append(
+        "static long double softplusl_(long double x) "
+        "{ return x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x)); }"
+    )
     for name in FUNCS:
         fn = LONG_DOUBLE_NAMES.get(name, name + "l_")
         # exact reference split as hi + lo so Python can measure ulps precisely
-        lines.append(f"void refl_{name}(const double *x, double *hi, double *lo, size_t n) "
-                     f"{{ for (size_t i = 0; i < n; i++) {{ long double r = {fn}(x[i]); "
-                     f"hi[i] = (double)r; lo[i] = (double)(r - (long double)hi[i]); }} }}")
+        lines.append(
+            f"void refl_{name}(const double *x, double *hi, double *lo, size_t n) "
+            f"{{ for (size_t i = 0; i < n; i++) {{ long double r = {fn}(x[i]); "
+            f"hi[i] = (double)r; lo[i] = (double)(r - (long double)hi[i]); }} }}"
+        )
     for name in ("erf", "erfc"):
-        lines.append(f"void ref_{name}(const double *x, double *y, size_t n) "
-                     f"{{ for (size_t i = 0; i < n; i++) y[i] = {name}(x[i]); }}")
+        lines.append(
+            f"void ref_{name}(const double *x, double *y, size_t n) "
+            f"{{ for (size_t i = 0; i < n; i++) y[i] = {name}(x[i]); }}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -63,8 +104,10 @@ def _cdef():
         decls.append(f"void run_{name}f(const float *, float *, size_t);")
         decls.append(f"void run_{name}(const double *, double *, size_t);")
         decls.append(f"void refl_{name}(const double *, double *, double *, size_t);")
-    decls += ["void ref_erf(const double *, double *, size_t);",
-              "void ref_erfc(const double *, double *, size_t);"]
+    decls += [
+        "void ref_erf(const double *, double *, size_t);",
+        "void ref_erfc(const double *, double *, size_t);",
+    ]
     return "\n".join(decls)
 
 
@@ -101,8 +144,9 @@ class Lib:
     def ref_long_double(self, name, x):
         x = np.ascontiguousarray(x, dtype=np.float64)
         hi, lo = np.empty_like(x), np.empty_like(x)
-        getattr(self.lib, f"refl_{name}")(self._ptr("double *", x), self._ptr("double *", hi),
-                                          self._ptr("double *", lo), x.size)
+        getattr(self.lib, f"refl_{name}")(
+            self._ptr("double *", x), self._ptr("double *", hi), self._ptr("double *", lo), x.size
+        )
         return hi, lo
 
     def ref_libm(self, name, x):
@@ -121,11 +165,17 @@ def vm(request, tmp_path_factory):
     ffi = cffi.FFI()
     ffi.cdef(_cdef())
     module = f"_ag_vecmath_{isa}"
-    ffi.set_source(module, _loops_source(), include_dirs=[str(RUNTIME_C)],
-                   extra_compile_args=BASE_FLAGS + ISAS[isa], libraries=["m"])
+    ffi.set_source(
+        module,
+        _loops_source(),
+        include_dirs=[str(RUNTIME_C)],
+        extra_compile_args=BASE_FLAGS + ISAS[isa],
+        libraries=["m"],
+    )
     tmpdir = tmp_path_factory.mktemp(module)
     path = ffi.compile(tmpdir=str(tmpdir))
     import importlib.util
+
     spec = importlib.util.spec_from_file_location(module, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -133,6 +183,7 @@ def vm(request, tmp_path_factory):
 
 
 # ---------------------------------------------------------------- oracles
+
 
 def _numpy_reference(vm, name, x):
     """float64 values of f at x: numpy, or glibc for erf/erfc (nearly exact for float32)."""
@@ -176,6 +227,7 @@ def _ulp_error_f64(y, hi, lo):
 
 # ---------------------------------------------------------------- inputs
 
+
 def _f32_sweep():
     """Every 2048th float32 bit pattern (all binades, both signs, subnormals),
     a dense linear sweep of [-12, 12] where the approximations switch pieces,
@@ -201,8 +253,25 @@ def _f64_sample(n=1 << 17, seed=20261101):
 def _specials(dtype):
     fi = np.finfo(dtype)
     tiny_sub = fi.smallest_subnormal
-    vals = [np.nan, np.inf, -np.inf, 0.0, -0.0, fi.max, -fi.max, tiny_sub, -tiny_sub,
-            fi.smallest_normal, -fi.smallest_normal, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0]
+    vals = [
+        np.nan,
+        np.inf,
+        -np.inf,
+        0.0,
+        -0.0,
+        fi.max,
+        -fi.max,
+        tiny_sub,
+        -tiny_sub,
+        fi.smallest_normal,
+        -fi.smallest_normal,
+        1.0,
+        -1.0,
+        0.5,
+        -0.5,
+        2.0,
+        -2.0,
+    ]
     return np.array(vals, dtype=dtype)
 
 
@@ -212,13 +281,15 @@ SPECIAL_F64 = _specials(np.float64)
 
 # ---------------------------------------------------------------- tests
 
+
 @pytest.mark.parametrize("name", FUNCS)
 def test_float32_max_ulp_error(vm, name):
     x = _f32_sweep()
     err = _ulp_error_f32(vm.f32(name, x), _numpy_reference(vm, name, x))
     worst = int(np.argmax(err))
     assert err[worst] <= BOUND_F32[name], (
-        f"ag_{name}f: {err[worst]:.3f} ulp at x={float(x[worst])!r} (bound {BOUND_F32[name]})")
+        f"ag_{name}f: {err[worst]:.3f} ulp at x={float(x[worst])!r} (bound {BOUND_F32[name]})"
+    )
 
 
 def _assert_same_class(y, ref, x, what):
@@ -264,7 +335,8 @@ def test_float64_max_ulp_error(vm, name):
     err = _ulp_error_f64(vm.f64(name, x), hi, lo)
     worst = int(np.argmax(err))
     assert err[worst] <= BOUND_F64[name], (
-        f"ag_{name}: {err[worst]:.3f} ulp at x={float(x[worst])!r} (bound {BOUND_F64[name]})")
+        f"ag_{name}: {err[worst]:.3f} ulp at x={float(x[worst])!r} (bound {BOUND_F64[name]})"
+    )
 
 
 def test_float_results_are_exact_at_exact_points(vm):
@@ -286,29 +358,43 @@ def test_float_results_are_exact_at_exact_points(vm):
 
 # ---------------------------------------------------------------- vectorization
 
+
 @pytest.mark.parametrize("isa", sorted(ISAS))
 def test_every_loop_vectorizes(isa, tmp_path):
     gcc = shutil.which("gcc")
     if gcc is None:
         pytest.skip("gcc not found on PATH: cannot check gcc's vectorizer report")
-    if not sys.platform.startswith("linux") or "x86_64" not in subprocess.run(
-            [gcc, "-dumpmachine"], capture_output=True, text=True).stdout:
+    if (
+        not sys.platform.startswith("linux")
+        or "x86_64"
+        not in subprocess.run([gcc, "-dumpmachine"], capture_output=True, text=True).stdout
+    ):
         pytest.skip("the flags checked here are for x86-64 gcc")
     lines = ['#include "ag_math.h"']
     where = {}
     for name in FUNCS:
         for suffix, ctype in (("f", "float"), ("", "double")):
             where[len(lines) + 1] = f"ag_{name}{suffix}"
-            lines.append(f"void loop_{name}{suffix}(const {ctype} *restrict x, "
-                         f"{ctype} *restrict y, long n) "
-                         f"{{ for (long i = 0; i < n; i++) y[i] = ag_{name}{suffix}(x[i]); }}")
+            lines.append(
+                f"void loop_{name}{suffix}(const {ctype} *restrict x, "
+                f"{ctype} *restrict y, long n) "
+                f"{{ for (long i = 0; i < n; i++) y[i] = ag_{name}{suffix}(x[i]); }}"
+            )
     src = tmp_path / "vec.c"
     src.write_text("\n".join(lines) + "\n")
-    cmd = [gcc, *BASE_FLAGS, *ISAS[isa], "-fopt-info-vec-optimized", f"-I{RUNTIME_C}",
-           "-c", str(src), "-o", str(tmp_path / "vec.o")]
+    cmd = [
+        gcc,
+        *BASE_FLAGS,
+        *ISAS[isa],
+        "-fopt-info-vec-optimized",
+        f"-I{RUNTIME_C}",
+        "-c",
+        str(src),
+        "-o",
+        str(tmp_path / "vec.o"),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    done = {int(m) for m in re.findall(r"vec\.c:(\d+):\d+: optimized: loop vectorized",
-                                       out.stderr)}
+    done = {int(m) for m in re.findall(r"vec\.c:(\d+):\d+: optimized: loop vectorized", out.stderr)}
     missing = [fn for line, fn in where.items() if line not in done]
     assert not missing, f"not vectorized with {' '.join(cmd[1:-4])}: {missing}"
