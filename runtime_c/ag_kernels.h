@@ -140,7 +140,10 @@ AG_DEF_FLOAT_DIVMOD(double, , f64)
 
 /* ---- float -> integer casts, matching numpy on x86-64 ------------------
  * NaN, Inf and out-of-range values give the "integer indefinite" value of
- * the 32- or 64-bit conversion instruction, then wrap to narrower types. */
+ * the 32- or 64-bit conversion instruction, then wrap to narrower types;
+ * unsigned 32/64-bit targets subtract 2^31 / 2^63 first above that bound.
+ * This is what numpy's vectorized casts give (its scalar tail loop may
+ * differ for out-of-range values: numpy itself is not consistent there). */
 static inline int32_t ag_cvt32(double x)
 {
     return (x > -2147483649.0 && x < 2147483648.0) ? (int32_t)x : INT32_MIN;
@@ -324,6 +327,39 @@ static inline int ag_resolve_reshape(int n, int64_t *dims, int64_t size)
     }
 AG_DEF_PAIRWISE(float, f32)
 AG_DEF_PAIRWISE(double, f64)
+
+/* ---- max/min of a row: 8 independent lanes (vectorizes without
+ * -ffast-math); *nan is set when a NaN was seen (numpy's result is NaN). */
+#define AG_DEF_ROW_EXTREMUM(T, tag, name, CMP)                                    \
+    static inline T ag_##name##row_##tag(const T *x, int64_t n, int64_t s, T acc, int *nan) \
+    {                                                                             \
+        int64_t i = 0;                                                            \
+        if (s == 1 && n >= 8) {                                                   \
+            T m[8];                                                               \
+            int bad[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                \
+            for (int j = 0; j < 8; j++) m[j] = acc;                               \
+            for (; i + 8 <= n; i += 8)                                            \
+                for (int j = 0; j < 8; j++) {                                     \
+                    T v = x[i + j];                                               \
+                    m[j] = v CMP m[j] ? v : m[j];                                 \
+                    bad[j] |= v != v;                                             \
+                }                                                                 \
+            for (int j = 0; j < 8; j++) {                                         \
+                acc = m[j] CMP acc ? m[j] : acc;                                  \
+                *nan |= bad[j];                                                   \
+            }                                                                     \
+        }                                                                         \
+        for (; i < n; i++) {                                                      \
+            T v = x[i * s];                                                       \
+            acc = v CMP acc ? v : acc;                                            \
+            *nan |= v != v;                                                       \
+        }                                                                         \
+        return acc;                                                               \
+    }
+AG_DEF_ROW_EXTREMUM(float, f32, max, >)
+AG_DEF_ROW_EXTREMUM(float, f32, min, <)
+AG_DEF_ROW_EXTREMUM(double, f64, max, >)
+AG_DEF_ROW_EXTREMUM(double, f64, min, <)
 
 /* ---- matrix operands of GEMM -------------------------------------------- */
 

@@ -101,6 +101,9 @@ _MIXED_COMPARE = {
     "ge": "({0} >= 0 && (uint64_t){0} >= {1})",
 }
 
+#: the same comparison with its operands swapped
+_SWAPPED = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
 #: predicates on the operand's own dtype
 C_PREDICATE = {
     "isnan": {"float": "(isnan({0}) != 0)", "int": "0", "bool": "0"},
@@ -168,9 +171,6 @@ def scalar_expr(op, args, out_dtype, table=None):
         )
     conv = [convert(e, d, out_dtype) for e, d in args]
     return _format(fmt, conv, out_dtype)
-
-
-_SWAPPED = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 
 def flags_bad(op, out_dtype) -> bool:

@@ -65,10 +65,10 @@ def _accumulator(op, in_dt, out_dt):
     if op in ("max", "min"):
         cmp = ">" if op == "max" else "<"
         ct = CTYPE[in_dt]
-        if in_dt in FLOATS:
+        if in_dt in FLOATS:  # lanes in ag_kernels.h; a NaN sets nan_
             init = "-INFINITY" if op == "max" else "INFINITY"
-            step = f"{{{{ {ct} v_ = {{x}}; acc_ = v_ {cmp} acc_ ? v_ : acc_; nan_ |= v_ != v_; }}}}"
-            return ct, init, _row_loop(step), f"(nan_ ? ({ct})NAN : acc_)"
+            step = f"acc_ = ag_{op}row_{TAG[in_dt]}(xr_, n_, s_, acc_, &nan_);"
+            return ct, init, step, f"(nan_ ? ({ct})NAN : acc_)"
         lo, hi = INT_LIMITS[in_dt]
         step = f"{{{{ {ct} v_ = {{x}}; acc_ = v_ {cmp} acc_ ? v_ : acc_; }}}}"
         return ct, lo if op == "max" else hi, _row_loop(step), "acc_"
@@ -242,17 +242,10 @@ def _sum_to_like_body(node, ins, outs, cx):
         f"    for (int d_ = 0; d_ < {g}.ndim; d_++)",
         f"        red_[d_] = d_ < lead_ || ({like}.shape[d_ - lead_] == 1 && {g}.shape[d_] != 1);",
     ])
-    acc_op = "sum" if in_dt != "bool" else "any"
-    acc = _accumulator(acc_op, in_dt, out_dt if in_dt in FLOATS else _wide(out_dt))
-    if in_dt not in FLOATS and in_dt != "bool":
-        acc = (CTYPE[out_dt], "0",
-               f"for (int64_t i_ = 0; i_ < n_; i_++) acc_ = ag_add_{TAG[out_dt]}(acc_, xr_[i_ * s_]);",
-               "acc_")
+    # numpy sums then casts back to g's dtype: integers wrap in their own
+    # width, bools become "any"
+    acc = _accumulator("sum" if in_dt != "bool" else "any", in_dt, out_dt)
     return reduction_loop(g, outs[0], in_dt, out_dt, mask, acc)
-
-
-def _wide(dtype):
-    return dtype
 
 
 SUM_TO_LIKE_EMITTER = OpEmitter(shape=_sum_to_like_shape, body=_sum_to_like_body)

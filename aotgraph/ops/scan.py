@@ -35,7 +35,7 @@ import numpy as np
 
 from aotgraph.errors import AotgraphTypeError, ShapeError
 from aotgraph.graph import Constant, Variable, toposort
-from aotgraph.ops.base import Op, apply_op, register_op
+from aotgraph.ops.base import OPS, Op, apply_op, register_op
 from aotgraph.types import TensorType, is_discrete
 
 #: Inline constants up to this many elements; larger ones are hoisted out
@@ -125,6 +125,8 @@ def decode_inner(inner) -> InnerGraph:
         arr = np.frombuffer(bytes.fromhex(hexdata), dtype=np.dtype(dtype).newbyteorder("<"))
         values.append(Constant(arr.astype(dtype).reshape(shape), dtype=dtype))
     for name, params, args, out_types in nodes:
+        if name not in OPS:
+            import aotgraph.opt.ops  # noqa: F401  (ops the optimizer creates)
         node = apply_op(name, [values[a] for a in args], **dict(params))
         got = tuple(_type_code(v.type) for v in node.outputs)
         if got != tuple((d, tuple(s)) for d, s in out_types):

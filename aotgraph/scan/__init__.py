@@ -14,7 +14,7 @@ import sys as _sys
 import types as _types
 
 from aotgraph.scan.api import ScanUntil, foldl, foldr, map, reduce, scan, scan_until, until
-from aotgraph.scan.inner import inner_function_graph, replace_inner_graph
+from aotgraph.scan.inner import inner_function_graph, optimize_scan_bodies, replace_inner_graph
 
 __all__ = [
     "ScanUntil",
@@ -22,6 +22,7 @@ __all__ = [
     "foldr",
     "inner_function_graph",
     "map",
+    "optimize_scan_bodies",
     "reduce",
     "replace_inner_graph",
     "scan",

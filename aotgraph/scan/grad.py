@@ -116,6 +116,10 @@ class _Context:
         self.hist_out, _, self.mm_out, _ = lay.split_outer_outputs(fwd.outputs)
         self.in_seq, self.in_state, self.in_mm, self.in_ns = lay.split_inner_inputs(self.body.inputs)
         self.mapping = {}  # forward body input -> reverse-loop placeholder
+        self.state_adjoints = {}  # forward state index -> reverse mitmot index
+        self.buffer_adjoints = {}  # forward mitmot index -> reverse mitmot index
+        self.seq_adjoints = {}  # forward sequence index -> reverse mitmot index
+        self.nonseq_sums = {}  # forward non-sequence index -> reverse state index
 
     def read_forward_inputs(self):
         """Reverse-loop reads of everything the forward step read."""
@@ -154,7 +158,6 @@ class _Context:
                 prefix = -1 if spec.single else spec.depth
                 (ph,), q = rev.mitmot((0,), spec.taps, -1, False, prefix, last,
                                       self.init_in[idx], self.hist_out[idx], self.in_state[idx][:1])
-                self.state_adjoints = getattr(self, "state_adjoints", {})
                 self.state_adjoints[idx] = q
                 adj = ph
             if g is not None:
@@ -174,7 +177,6 @@ class _Context:
 
     def _buffer_seeds(self, o_writes, g_mm):
         seeds, rev, last = [], self.rev, self.last
-        self.buffer_adjoints = {}
         for q, ((base, _, _), (pre, main), spec, writes, g) in enumerate(
                 zip(self.mm_in, self.mm_out, self.lay.mitmots, o_writes, g_mm)):
             if is_discrete(main.dtype):
@@ -209,11 +211,10 @@ class _Context:
             g = grads.get(self.mapping[ph].uid)
             return g if g is not None else _zeros_like(self.mapping[ph])
 
-        for j, q in getattr(self, "state_adjoints", {}).items():
+        for j, q in self.state_adjoints.items():
             rev.mitmots[q][3] = [grad_of(ph) for ph in self.in_state[j]]
         for q, idx in self.buffer_adjoints.items():
             rev.mitmots[idx][3] = [grad_of(ph) for ph in self.in_mm[q]]
-        self.seq_adjoints = {}
         for i, ((base, pre, main), spec, phs) in enumerate(zip(self.seq_in, lay.seqs, self.in_seq)):
             if is_discrete(main.dtype):
                 continue
@@ -221,7 +222,6 @@ class _Context:
                               _shift(base, spec.dir, self.last), pre, main, [])
             rev.mitmots[q][3] = [grad_of(ph) for ph in phs]
             self.seq_adjoints[i] = q
-        self.nonseq_sums = {}
         for k, (outer, ph) in enumerate(zip(self.nonseq_in, self.in_ns)):
             g = grads.get(self.mapping[ph].uid)
             if g is None or is_discrete(outer.dtype):
@@ -261,7 +261,7 @@ class _Context:
         for i, q in self.seq_adjoints.items():
             seq_grads[i] = r_mm[q]
         init_grads = [None] * len(lay.states)
-        for j, q in getattr(self, "state_adjoints", {}).items():
+        for j, q in self.state_adjoints.items():
             init_grads[j] = r_mm[q][0]
         ns_grads = [None] * lay.n_nonseq
         for k, idx in self.nonseq_sums.items():

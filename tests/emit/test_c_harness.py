@@ -215,7 +215,7 @@ def _compile_part(job):
         modname, source,
         sources=[os.path.join(RUNTIME, f) for f in runtime + c_files],
         include_dirs=[RUNTIME],
-        extra_compile_args=[opt] + COMPILE_ARGS,
+        extra_compile_args=opt.split() + COMPILE_ARGS,
         extra_link_args=["-fopenmp"],
         libraries=["m", "dl"],
     )

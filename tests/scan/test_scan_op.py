@@ -106,3 +106,23 @@ def test_mitsot_initial_rows_checked_at_run_time():
     out, _ = ag.scan(lambda a, b: a + b, outputs_info=dict(initial=x0, taps=[-3, -1]), n_steps=2)
     with pytest.raises(ValueError, match="needs 3 initial rows"):
         out.eval({x0: [1.0, 2.0]})
+
+
+def test_optimized_bodies_compute_the_same():
+    from aotgraph.scan import optimize_scan_bodies
+
+    (x, h0, W), hs = rnn_node()
+    total, _ = ag.reduce(lambda v, a: a + at.log(1 + at.exp(v)), x.sum(axis=1), at.constant(0.0))
+    roots = optimize_scan_bodies([hs, total])
+    body = decode_inner(roots[1].owner.op["inner"])
+    names = [n.op.name for n in toposort(list(body.outputs), stop=list(body.inputs))]
+    assert "log" not in names and "exp" not in names  # rewritten (softplus / fused)
+    f = ag.function([x, h0, W], roots, target="py", optimize=False)
+    xs, h0v, wv = np.random.default_rng(0).normal(size=(4, 2)), np.ones(2), np.eye(2)
+    got_hs, got_total = f(xs, h0v, wv)
+    h, want = h0v, []
+    for t in range(4):
+        h = np.tanh(h @ wv.T * 2.0 + xs[t])
+        want.append(h)
+    np.testing.assert_allclose(got_hs, want)
+    assert got_total == pytest.approx(np.sum(np.log1p(np.exp(xs.sum(axis=1)))))
