@@ -41,6 +41,7 @@ MAX_DIM = 1 << 40
 MAX_NODES = 1 << 20
 _VAR_ID = re.compile(r"^v(0|[1-9][0-9]{0,6})$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}(\.[A-Za-z_][A-Za-z0-9_]{0,99}){0,20}$")
 _BLOB = re.compile(r"^[ks]_[A-Za-z0-9_]{1,100}$")
 
 
@@ -264,7 +265,8 @@ def _check_document(doc, blobs, verify_blobs):
         version == IR_VERSION,
         f"IR: version {version!r} is not supported (this aotgraph reads version {IR_VERSION})",
     )
-    _check(isinstance(doc.get("module"), str) and doc["module"], "IR: 'module' must be a name")
+    _check(isinstance(doc.get("module"), str) and bool(_MODULE.match(doc["module"])),
+           "IR: 'module' must be a dotted Python module name")
     _check_blobs(doc.get("blobs"), blobs, verify_blobs)
     _check_shared(doc.get("shared"), doc["blobs"])
     funcs = doc.get("functions")

@@ -1,9 +1,10 @@
 /* ag_workspace.c: the per-call bump arena (ag_ws).
  *
  * Blocks are malloc'ed on demand, each at least twice the size of all
- * blocks before it, so a call needs O(log n) mallocs.  On release the
- * largest block stays cached for the calling thread: steady-state calls of
- * the same function reuse it without touching malloc. */
+ * blocks before it, so a call needs O(log n) mallocs.  Each thread
+ * remembers the most memory one of its calls used (its hint): the first
+ * block of a later call has at least that size, and on release one block of
+ * that size stays cached, so steady-state calls do not touch malloc. */
 #include "ag_runtime.h"
 
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct ag_ws_block {
 #define AG_WS_HEADER ((sizeof(ag_ws_block) + AG_WS_ALIGN - 1) & ~(size_t)(AG_WS_ALIGN - 1))
 
 static _Thread_local ag_ws_block *cached_block;
+static _Thread_local size_t size_hint; /* most bytes one call of this thread used */
 static char empty_allocation[AG_WS_ALIGN] __attribute__((aligned(AG_WS_ALIGN)));
 
 void ag_ws_init(ag_ws *ws)
@@ -53,6 +55,8 @@ void *ag_ws_alloc(ag_ws *ws, size_t nbytes)
     ag_ws_block *b = ws->head;
     if (b == NULL || b->size - b->used < rounded) {
         size_t size = 2 * ws->total;
+        if (b == NULL && size < size_hint)
+            size = size_hint;
         if (size < rounded)
             size = rounded;
         if (size < AG_WS_MIN_BLOCK)
@@ -75,6 +79,11 @@ void *ag_ws_alloc(ag_ws *ws, size_t nbytes)
 void ag_ws_release(ag_ws *ws)
 {
     ag_ws_block *keep = NULL;
+    size_t used = 0;
+    for (ag_ws_block *b = ws->head; b != NULL; b = b->next)
+        used += b->used;
+    if (used > size_hint)
+        size_hint = used < AG_WS_MAX_CACHED ? used : AG_WS_MAX_CACHED;
     for (ag_ws_block *b = ws->head; b != NULL;) {
         ag_ws_block *next = b->next;
         if (keep == NULL || b->size > keep->size) {
@@ -86,7 +95,9 @@ void ag_ws_release(ag_ws *ws)
         }
         b = next;
     }
-    if (keep != NULL && keep->size <= AG_WS_MAX_CACHED && cached_block == NULL) {
+    /* keep a block only when it fits the next call whole */
+    if (keep != NULL && keep->size >= size_hint && keep->size <= AG_WS_MAX_CACHED &&
+        cached_block == NULL) {
         keep->used = 0;
         keep->next = NULL;
         cached_block = keep;

@@ -205,7 +205,7 @@ def _arange_body(node, ins, outs, cx):
         t = "double"
     else:
         t = "double" if as_float else "int64_t"
-        value = (convert(f"(a0_ + (double)i_ * st_)", "float64", dt) if as_float else
+        value = (convert("(a0_ + (double)i_ * st_)", "float64", dt) if as_float else
                  f"({ct})(uint64_t)((uint64_t)a0_ + (uint64_t)i_ * (uint64_t)st_)")
     return f"""{{
     const {t} a0_ = {start}, st_ = {step};

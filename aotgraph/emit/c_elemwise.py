@@ -182,7 +182,9 @@ def flags_bad(op, out_dtype) -> bool:
 
 def _operands(node, ins, cx):
     """Per input: ("const", literal) for inlined scalar constants,
-    ("scalar", buffer) for single elements, ("array", buffer) otherwise."""
+    ("scalar", buffer) for single elements, ("column", buffer) for arrays of
+    static length 1 on the last axis (a bias column: constant along the
+    inner loop), ("array", buffer) otherwise."""
     result = []
     for vid, buf in zip(node["inputs"], ins):
         var = cx.var(vid)
@@ -191,15 +193,21 @@ def _operands(node, ins, cx):
             result.append(("const", c_literal(np.asarray(value).reshape(()).item(), var["dtype"])))
         elif static_scalar(var):
             result.append(("scalar", buf))
+        elif var["shape"][-1] == 1:
+            result.append(("column", buf))
         else:
             result.append(("array", buf))
     return result
 
 
-def _loop_setup(out, ins, arrays, ot):
+def _loop_setup(out, ins, arrays, columns, ot):
     """Aligned, coalesced strides of the output and array operands, and
-    the task split (AG_BLOCK elements of the innermost axis per task)."""
+    the task split (AG_BLOCK elements of the innermost axis per task).
+    ``unit_``: every array walks the inner axis with stride 1 and every
+    column with stride 0 (checked at run time: coalescing may move axes)."""
     nops = 1 + len(arrays)
+    unit = [f"st_[{k}][nd_ - 1] == {0 if i in columns else 1}"
+            for k, i in enumerate(arrays, start=1)]
     lines = [
         f"    int64_t sh_[AG_MAX_NDIM], st_[{nops}][AG_MAX_NDIM];",
         f"    int nd_ = {out}.ndim, bad_ = 0;",
@@ -213,7 +221,7 @@ def _loop_setup(out, ins, arrays, ot):
         "    int64_t inner_ = sh_[nd_ - 1], nouter_ = 1;",
         "    for (int d_ = 0; d_ < nd_ - 1; d_++) nouter_ *= sh_[d_];",
         "    int64_t nblk_ = (inner_ + AG_BLOCK - 1) / AG_BLOCK, ntask_ = nouter_ * nblk_;",
-        "    int unit_ = " + " && ".join(f"st_[{k}][nd_ - 1] == 1" for k in range(nops)) + ";",
+        "    int unit_ = " + " && ".join(["st_[0][nd_ - 1] == 1"] + unit) + ";",
         f"    {ot} *const o0_ = ({ot} *){out}.data;",
     ]
 
@@ -235,7 +243,7 @@ def _operand_loads(operands, in_dtypes):
             slot = len(arrays) + 1
             decls.append(f"    const {ct} *const p{i}_ = (const {ct} *){val}.data;")
             arrays.append((i, slot, ct))
-            unit.append(f"x{i}_[i_]")
+            unit.append(f"x{i}_[0]" if k == "column" else f"x{i}_[i_]")
             strided.append(f"x{i}_[i_ * s{slot}_]")
     return decls, unit, strided, arrays
 
@@ -277,7 +285,8 @@ def emit_loop(cx, node, ins, out, in_dtypes, out_dtype, compute, label=None):
     decls, unit, strided, arrays = _operand_loads(operands, in_dtypes)
     unit_code, strided_code = compute(unit), compute(strided)
     red = " reduction(|:bad_)" if any("bad_" in s for s in unit_code[0] + [unit_code[1]]) else ""
-    lines = ["{"] + _loop_setup(out, ins, [i for i, _, _ in arrays], ot) + decls
+    columns = {i for i, (k, _) in enumerate(operands) if k == "column"}
+    lines = ["{"] + _loop_setup(out, ins, [i for i, _, _ in arrays], columns, ot) + decls
     lines += _task_loop(1 + len(arrays), ot, arrays, unit_code, strided_code, red)
     if red:
         lines.append(

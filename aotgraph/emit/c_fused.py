@@ -116,16 +116,30 @@ def _element_acc(op, val_dt, out_dt):
     raise NotImplementedError(f"C emitter: fused_elementwise cannot end in reduction {op!r}")
 
 
-def _loads(node, ins, cx, stride_of):
-    """Load expressions per input: inlined literals for scalar constants."""
-    loads = []
+def _row_invariant(var, nd, axes):
+    """Whether static lengths make ``var`` constant along the reduced axes
+    (length 1 or absent there), like a keepdims max in ``x - max``."""
+    lead = nd - len(var["shape"])
+    return all(a < lead or var["shape"][a - lead] == 1 for a in axes)
+
+
+def _loads(node, ins, cx, axes):
+    """Load expressions per input for the unit-stride loop and the strided
+    loop, and the run-time condition for the unit-stride loop."""
+    nd = _full_ndim(node, cx)
+    unit, strided, cond = [], [], []
     for i, vid in enumerate(node["inputs"]):
         value = cx.const_value(vid)
         if value is not None and np.size(value) == 1:
-            loads.append(c_literal(np.asarray(value).reshape(()).item(), cx.var(vid)["dtype"]))
-        else:
-            loads.append(f"x{i}_[i_ * {stride_of(i)}]")
-    return loads
+            lit = c_literal(np.asarray(value).reshape(()).item(), cx.var(vid)["dtype"])
+            unit.append(lit)
+            strided.append(lit)
+            continue
+        invariant = _row_invariant(cx.var(vid), nd, axes)
+        unit.append(f"x{i}_[0]" if invariant else f"x{i}_[i_]")
+        strided.append(f"x{i}_[i_ * rst_[{i}][nr_ - 1]]")
+        cond.append(f"rst_[{i}][nr_ - 1] == {0 if invariant else 1}")
+    return unit, strided, " && ".join(cond) or "1"
 
 
 def _split_setup(ins, nd, axes):
@@ -161,10 +175,16 @@ def _split_setup(ins, nd, axes):
     ]
 
 
-def _output_loop(in_dt, out_dt, val_dt, steps_code, acc, red):
+def _element_loop(stmts, res, val_dt, update):
+    lines = ["for (int64_t i_ = 0; i_ < n_; i_++) {"]
+    lines += [f"    {s}" for s in stmts]
+    return lines + [f"    const {CTYPE[val_dt]} v_ = {res};", f"    {update}", "}"]
+
+
+def _output_loop(in_dt, out_dt, val_dt, codes, acc, red):
     """One output element per iteration: the steps evaluated over its
-    reduced elements, accumulated with ``acc``."""
-    stmts, res = steps_code
+    reduced elements, accumulated with ``acc``; ``codes`` are the steps for
+    the unit-stride and the strided loop."""
     acc_t, init, update, final = acc
     chunked = "buf_" in update
     n = len(in_dt)
@@ -182,10 +202,12 @@ def _output_loop(in_dt, out_dt, val_dt, steps_code, acc, red):
               f"            ag_row_offsets({n}, nr_, rsh_, rst_, r_, roff_);"]
     lines += [f"            const {CTYPE[d]} *x{i}_ = p{i}_ + base_[{i}] + roff_[{i}]; (void)x{i}_;"
               for i, d in enumerate(in_dt)]
-    lines.append("            for (int64_t i_ = 0; i_ < n_; i_++) {")
-    lines += [f"                {s}" for s in stmts]
-    lines += [f"                const {CTYPE[val_dt]} v_ = {res};", f"                {update}",
-              "            }", "        }"]
+    (su, ru), (ss, rs) = codes
+    lines.append("            if (unit_) {")
+    lines += ["                " + t for t in _element_loop(su, ru, val_dt, update)]
+    lines.append("            } else {")
+    lines += ["                " + t for t in _element_loop(ss, rs, val_dt, update)]
+    lines += ["            }", "        }"]
     if chunked:
         lines.append("        if (nb_) acc_ += ag_psum_f64(buf_, nb_, 1);")
     return lines + [f"        o_[j_] = ({CTYPE[out_dt]})({final});", "    }"]
@@ -195,14 +217,15 @@ def _fused_reduce_body(node, ins, outs, cx):
     op, axes, _ = _reduce_spec(node)
     in_dt, out_dt = _dtypes(node, cx)
     val_dt = _step_dtype(node)
-    loads = _loads(node, ins, cx, lambda i: f"rst_[{i}][nr_ - 1]")
-    steps_code = fused_steps_code(node, loads, in_dt)
-    red = " reduction(|:bad_)" if any("bad_" in s for s in steps_code[0]) else ""
+    unit, strided, cond = _loads(node, ins, cx, axes)
+    codes = (fused_steps_code(node, unit, in_dt), fused_steps_code(node, strided, in_dt))
+    red = " reduction(|:bad_)" if any("bad_" in s for s in codes[0][0]) else ""
     lines = ["{"] + _split_setup(ins, _full_ndim(node, cx), axes)
+    lines.append(f"    const int unit_ = {cond};")
     lines.append(f"    {CTYPE[out_dt]} *const o_ = ({CTYPE[out_dt]} *){outs[0]}.data;")
     lines += [f"    const {CTYPE[d]} *const p{i}_ = (const {CTYPE[d]} *){b}.data;"
               for i, (b, d) in enumerate(zip(ins, in_dt))]
-    lines += _output_loop(in_dt, out_dt, val_dt, steps_code, _element_acc(op, val_dt, out_dt), red)
+    lines += _output_loop(in_dt, out_dt, val_dt, codes, _element_acc(op, val_dt, out_dt), red)
     if red:
         lines.append('    if (bad_) return ag_fail(err, AG_ERR_VALUE, "fused_elementwise: '
                      'Integers to negative integer powers are not allowed.");')

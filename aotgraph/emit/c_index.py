@@ -35,58 +35,72 @@ def _adv_at(entries):
     return sum(1 for e in entries[:first] if e[0] in ("slice", "newaxis"))
 
 
-def plan_code(node, cx, x, index_ins, index_dtypes, where):
-    """C statements building plan ``P_`` for indexing buffer ``x``."""
-    ndim = len(cx.var(node["inputs"][0])["shape"])
-    entries = _entries(node, ndim)
-    advanced = any(e[0] in ("array", "mask") for e in entries)
-    lines = ["ag_index_plan P_;", "ag_index_init(&P_);", "int rc_ = 0;"]
-    fail = "if (rc_) return rc_;"
-    too_many = f'return ag_fail(err, AG_ERR_INDEX, "{where}: too many index arrays");'
-    inputs = iter(zip(index_ins, index_dtypes))
-    ax = 0
+_FAIL = "if (rc_) return rc_;"
 
-    def value(c):
+
+def _entry_code(e, j, ax, x, value, advanced, where):
+    """C statements adding index entry ``e`` (position ``j``, first x axis
+    ``ax``) to plan ``P_``; ``value(c)`` renders a static or symbolic int,
+    ``value.buffer()`` takes the next index input buffer."""
+    kind = e[0]
+    dims = f"{x}.shape[{ax}], {x}.strides[{ax}]"
+    too_many = f'return ag_fail(err, AG_ERR_INDEX, "{where}: too many index arrays");'
+    if kind == "int" and advanced:  # numpy checks it even when nothing is read
+        return [
+            f"int64_t iv{j}_ = {value(e[1])};",
+            f'rc_ = ag_check_index(iv{j}_, {ax}, {x}.shape[{ax}], "{where}", err); {_FAIL}',
+            f"ag_buffer ib{j}_; memset(&ib{j}_, 0, sizeof ib{j}_);",
+            f"ib{j}_.data = &iv{j}_; ib{j}_.dtype = AG_INT64; ib{j}_.ndim = 0;",
+            f"if (ag_index_array(&P_, &ib{j}_, {ax}, {dims})) {too_many}",
+        ]
+    if kind == "int":
+        return [f'rc_ = ag_index_int(&P_, {value(e[1])}, {ax}, {dims}, "{where}", err); {_FAIL}']
+    if kind == "slice":
+        args = []
+        for c in e[1:3]:
+            args += ["0", "0"] if c is None else ["1", value(c)]
+        step = "1" if e[3] is None else value(e[3])
+        return [f"rc_ = ag_index_slice(&P_, {', '.join(args)}, {step}, {dims}, "
+                f'"{where}", err); {_FAIL}']
+    if kind == "newaxis":
+        return [f"if (ag_index_basic(&P_, 1, 0)) {too_many}"]
+    if kind == "array":
+        return [f"if (ag_index_array(&P_, &{value.buffer()}, {ax}, {dims})) {too_many}"]
+    if kind == "mask":
+        return [f'rc_ = ag_index_mask(&P_, &{value.buffer()}, &{x}, {ax}, ws, "{where}", err); '
+                f"{_FAIL}"]
+    raise NotImplementedError(f"C emitter: unknown index entry {e!r}")
+
+
+class _IndexValues:
+    """Reads the index inputs in order: symbolic ints and index arrays."""
+
+    def __init__(self, index_ins, index_dtypes):
+        self._inputs = iter(zip(index_ins, index_dtypes))
+
+    def __call__(self, c):
         if c == _SYMBOLIC:
-            buf, dt = next(inputs)
+            buf, dt = next(self._inputs)
             return read_scalar(buf, dt)
         return f"((int64_t){int(c)}LL)"
 
+    def buffer(self):
+        return next(self._inputs)[0]
+
+
+def plan_code(node, cx, x, index_ins, index_dtypes, where):
+    """C statements building plan ``P_`` for indexing buffer ``x``."""
+    entries = _entries(node, len(cx.var(node["inputs"][0])["shape"]))
+    advanced = any(e[0] in ("array", "mask") for e in entries)
+    value = _IndexValues(index_ins, index_dtypes)
+    lines = ["ag_index_plan P_;", "ag_index_init(&P_);", "int rc_ = 0;"]
+    ax = 0
     for j, e in enumerate(entries):
-        kind = e[0]
-        dims = f"{x}.shape[{ax}], {x}.strides[{ax}]"
-        if kind == "int" and advanced:
-            lines += [
-                f"int64_t iv{j}_ = {value(e[1])};",
-                f'rc_ = ag_check_index(iv{j}_, {ax}, {x}.shape[{ax}], "{where}", err); {fail}',
-                f"ag_buffer ib{j}_; memset(&ib{j}_, 0, sizeof ib{j}_);",
-                f"ib{j}_.data = &iv{j}_; ib{j}_.dtype = AG_INT64; ib{j}_.ndim = 0;",
-                f"if (ag_index_array(&P_, &ib{j}_, {ax}, {dims})) {too_many}",
-            ]
-        elif kind == "int":
-            lines.append(f'rc_ = ag_index_int(&P_, {value(e[1])}, {ax}, {dims}, "{where}", err); {fail}')
-        elif kind == "slice":
-            start, stop, step = e[1:]
-            args = []
-            for c in (start, stop):
-                args += ["0", "0"] if c is None else ["1", value(c)]
-            step_c = "1" if step is None else value(step)
-            lines.append(f"rc_ = ag_index_slice(&P_, {', '.join(args)}, {step_c}, {dims}, "
-                         f'"{where}", err); {fail}')
-        elif kind == "newaxis":
-            lines.append(f'if (ag_index_basic(&P_, 1, 0)) {too_many}')
-        elif kind == "array":
-            buf, _ = next(inputs)
-            lines.append(f"if (ag_index_array(&P_, &{buf}, {ax}, {dims})) {too_many}")
-        elif kind == "mask":
-            buf, _ = next(inputs)
-            lines.append(f'rc_ = ag_index_mask(&P_, &{buf}, &{x}, {ax}, ws, "{where}", err); {fail}')
-        else:
-            raise NotImplementedError(f"C emitter: unknown index entry {e!r}")
-        ax += 0 if kind == "newaxis" else (e[1] if kind == "mask" else 1)
+        lines += _entry_code(e, j, ax, x, value, advanced, where)
+        ax += 0 if e[0] == "newaxis" else (e[1] if e[0] == "mask" else 1)
     # set_subtensor reports a bad value shape before bad indices (numpy's order)
     check = 0 if params(node).get("set") else 1
-    lines.append(f'rc_ = ag_index_finish(&P_, {_adv_at(entries)}, {check}, "{where}", err); {fail}')
+    lines.append(f'rc_ = ag_index_finish(&P_, {_adv_at(entries)}, {check}, "{where}", err); {_FAIL}')
     return "\n    ".join(lines)
 
 

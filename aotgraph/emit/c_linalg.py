@@ -90,7 +90,7 @@ def _matmul_body(node, ins, outs, cx):
         "{",
         f"    const int64_t m_ = {m}, k_ = {k}, n_ = {n};",
         f"    const int64_t sam_ = {sam}, sak_ = {sak}, sbk_ = {sbk}, sbn_ = {sbn};",
-        f"    int64_t bsh_[AG_MAX_NDIM], bst_[2][AG_MAX_NDIM], nbatch_ = 1;",
+        "    int64_t bsh_[AG_MAX_NDIM], bst_[2][AG_MAX_NDIM], nbatch_ = 1;",
     ]
     for d in range(nbo):
         lines.append(f"    bsh_[{d}] = {out}.shape[{d}]; nbatch_ *= bsh_[{d}];")

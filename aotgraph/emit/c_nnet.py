@@ -23,10 +23,12 @@ def _softmax_body(node, ins, outs, cx):
     axis = int(params(node)["axis"])
     dt = cx.var(node["inputs"][0])["dtype"]
     ct, f = CTYPE[dt], "f" if dt == "float32" else ""
-    if node["op"] == "softmax":
-        write = f"y_[i_ * so_] = ({ct})((double)ag_exp{f}(xr_[i_ * sx_] - m_) / s_);"
+    if node["op"] == "softmax":  # exponentials stored, then scaled: one exp per element
+        store = f"y_[i_ * so_] = ({ct})e_;"
+        write = f"y_[i_ * so_] = ({ct})((double)y_[i_ * so_] * inv_);"
     else:
-        write = f"y_[i_ * so_] = ({ct})((xr_[i_ * sx_] - m_) - ({ct})ls_);"
+        store = ""
+        write = f"y_[i_ * so_] = ({ct})((xr_[i_ * sx_] - m_) - ({ct})log(s_));"
     return f"""{{
     int64_t ksh_[AG_MAX_NDIM], kst_[2][AG_MAX_NDIM];
     int nk_ = 0;
@@ -54,9 +56,13 @@ def _softmax_body(node, ins, outs, cx):
             m_ = (m_ != m_) ? m_ : ((v_ > m_ || v_ != v_) ? v_ : m_);
         }}
         double s_ = 0;
-        for (int64_t i_ = 0; i_ < n_; i_++) s_ += (double)ag_exp{f}(xr_[i_ * sx_] - m_);
-        const double ls_ = log(s_);
-        (void)ls_;
+        for (int64_t i_ = 0; i_ < n_; i_++) {{
+            const {ct} e_ = ag_exp{f}(xr_[i_ * sx_] - m_);
+            s_ += (double)e_;
+            {store}
+        }}
+        const double inv_ = 1.0 / s_;
+        (void)inv_;
         for (int64_t i_ = 0; i_ < n_; i_++) {write}
     }}
 }}"""

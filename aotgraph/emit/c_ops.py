@@ -35,6 +35,13 @@ are compiled into the module; headers are included by the preamble).
 Modules built without BLAS define ``AG_BLAS_NONE`` (ag_blas.c then never
 opens a library and always uses the built-in GEMM).
 
+Where the kernels live: elementwise and casts in c_elemwise.py (the
+``C_EXPR`` table that CUDA overrides row by row), fused_elementwise (with
+its optional trailing reduction) in c_fused.py, reductions in c_reduce.py,
+matmul/gemm in c_linalg.py, views in c_shape.py, constructors and joins in
+c_construct.py, nnet ops in c_nnet.py, indexing in c_index.py; the C helpers
+they call are in runtime_c/ag_kernels.h, ag_index.h and ag_blas.c.
+
 >>> C_OPS["dimshuffle"].view, C_OPS["add"].view
 (True, False)
 """

@@ -222,7 +222,7 @@ def _sum_to_like_shape(node, ins, outs, cx):
         f"    {out}.ndim = {like}.ndim;",
         f"    for (int d_ = 0; d_ < {like}.ndim; d_++) {{",
         f"        int64_t gl_ = {g}.shape[lead_ + d_], ll_ = {like}.shape[d_];",
-        f"        if (ll_ != 1 && gl_ != ll_) {{",
+        "        if (ll_ != 1 && gl_ != ll_) {",
         f"            {decls}",
         '            return ag_fail(err, AG_ERR_VALUE, "sum_to_like: gradient of shape %s '
         f'cannot be summed to shape %s (axis %d)", {args}, d_);',

@@ -176,7 +176,7 @@ class _Emitter:
                     f"\"scan: an initial value needs {m} rows, it has %lld\", "
                     f"(long long){self.ins[pre]}.shape[0]);")
             lines.append(f"if ({P}_n_ > 0) {{")
-            for p in (f"0", f"({P}_n_ - 1)"):
+            for p in ("0", f"({P}_n_ - 1)"):
                 for k in spec.taps:
                     pos = f"({name}_base_ + ({spec.dir}) * {p} + ({k}) + {spec.off})"
                     lines.append(
@@ -189,7 +189,7 @@ class _Emitter:
 
     def setup_mitmot_buffers(self):
         lines, P = [], self.P
-        for q, ((_, pre, main), spec) in enumerate(zip(self.mitmots, self.lay.mitmots)):
+        for q, (_, _, main) in enumerate(self.mitmots):
             name, src = f"{P}_m{q}", self.ins[main]
             lines += [
                 f"ag_buffer {name}_buf_ = {src}; {name}_buf_.shape[0] = {name}_len_;",
@@ -377,7 +377,7 @@ class _Emitter:
                 lines.append(f"{{ ag_buffer r_; {_row_view('r_', f'{name}_ring_', slot)} {out} = r_; }}")
         for m, (store, o, vid) in enumerate(zip(self.lay.nits, self.out_nits, self.o_nits)):
             lines += self._nit_result(m, store, self.outs[o], self.body.var(vid))
-        for q, ((_, pre, main), spec, (o_pre, o_main)) in enumerate(
+        for q, ((_, pre, _), spec, (o_pre, o_main)) in enumerate(
                 zip(self.mitmots, self.lay.mitmots, self.out_mm)):
             lines += self._buffer_result(f"{P}_m{q}", spec, pre, o_pre, o_main)
         out = self.outs[self.out_exec]

@@ -94,8 +94,10 @@ CUDA_DEVICE_PREAMBLE = r"""
 #define INT32_MIN (-2147483647 - 1)
 #define INT64_MIN (-9223372036854775807LL - 1)
 #define AG_DEV static __device__ __forceinline__
+#define AG_NOUNROLL _Pragma("unroll 1")
 #else
 #define AG_DEV static inline
+#define AG_NOUNROLL
 #endif
 #define AG_FULL_MASK 0xffffffffu
 
@@ -221,6 +223,7 @@ AG_DEV uint64_t ag_f2u64(double x)
 AG_DEV int64_t ag_cu_offset(const ag_cu_index &ix, int k, int64_t i)
 {
     int64_t off = 0;
+    AG_NOUNROLL
     for (int d = ix.ndim - 1; d >= 0; d--) {
         int64_t q = i / ix.shape[d];
         off += (i - q * ix.shape[d]) * ix.strides[k][d];
@@ -233,6 +236,7 @@ AG_DEV int64_t ag_cu_offset(const ag_cu_index &ix, int k, int64_t i)
 AG_DEV int64_t ag_cu_offset_n(const int64_t *shape, const int64_t *strides, int n, int64_t i)
 {
     int64_t off = 0;
+    AG_NOUNROLL
     for (int d = n - 1; d >= 0; d--) {
         int64_t q = i / shape[d];
         off += (i - q * shape[d]) * strides[d];

@@ -21,21 +21,57 @@ table.
 
 from __future__ import annotations
 
+from aotgraph.emit.c_common import params
 from aotgraph.emit.c_ops import C_OPS
-from aotgraph.emit.cuda_common import CUDA_DEVICE_PREAMBLE, emu_trampoline
+from aotgraph.emit.cuda_common import CUDA_DEVICE_PREAMBLE, CudaOpEmitter, emu_trampoline
 from aotgraph.emit.cuda_elemwise import cuda_elementwise_emitters
 from aotgraph.emit.cuda_linalg import LINALG_CUDA_OPS
 from aotgraph.emit.cuda_reduce import REDUCE_CUDA_OPS
+
+
+
+def _shape_i_body(node, ins, outs, cx):
+    axis = int(params(node)["axis"])
+    return "\n".join([
+        "{",
+        f"    int64_t v_ = {ins[0]}.shape[{axis}];",
+        f"    int rc_ = ag_cu_memcpy_htod({outs[0]}.data, &v_, sizeof v_, err);",
+        "    if (rc_) return rc_;",
+        "}",
+    ])
+
+
+def _reshape_body(node, ins, outs, cx):
+    x, out = ins[0], outs[0]
+    return "\n".join([
+        f"if (!ag_is_contiguous(&{x}))",
+        '    return ag_fail(err, AG_ERR_RUNTIME, "reshape: the CUDA target cannot reshape a '
+        'non-contiguous tensor yet (make it contiguous first, or use the cpu target)");',
+        f"{out}.data = {x}.data;",
+        f"ag_set_contiguous(&{out});",
+    ])
+
+
+#: C view emitters that only rewrite shape and strides (checked by reading
+#: c_shape.py / c_index.py): dimshuffle, squeeze, basic-slice subtensor.
+_METADATA_VIEWS = frozenset({"dimshuffle", "squeeze", "subtensor", "disconnected_grad"})
 
 CUDA_OPS: dict = {
     **cuda_elementwise_emitters(),
     **REDUCE_CUDA_OPS,
     **LINALG_CUDA_OPS,
+    # a host value copied to the device
+    "shape_i": CudaOpEmitter(shape=C_OPS["shape_i"].shape, body=_shape_i_body,
+                             kernels=lambda node, cx: []),
+    # aliasing only: a copying reshape needs device workspace (not yet)
+    "reshape": CudaOpEmitter(shape=C_OPS["reshape"].shape, body=_reshape_body, view=True,
+                             kernels=lambda node, cx: []),
 }
 
 #: Ops whose C emitter only rewrites metadata (a view of the input): valid
 #: on device pointers as they are.
-CUDA_VIEW_OPS = {name: e for name, e in C_OPS.items() if e.view and name not in CUDA_OPS}
+CUDA_VIEW_OPS = {name: e for name, e in C_OPS.items()
+                 if e.view and name not in CUDA_OPS and name in _METADATA_VIEWS}
 
 #: runtime_c headers the kernel source includes (passed to NVRTC by name).
 CUDA_HEADERS = ("ag_cuda.h",)
@@ -44,8 +80,6 @@ CUDA_HEADERS = ("ag_cuda.h",)
 def cuda_support(op_name, params=None) -> str | None:
     """None when the CUDA target can run ``op_name``; else why not."""
     if op_name in CUDA_OPS or op_name in CUDA_VIEW_OPS:
-        if op_name == "reshape" and False:  # pragma: no cover - placeholder for copying views
-            return None
         return None
     return f"op {op_name!r} has no CUDA kernel yet (CPU-only)"
 

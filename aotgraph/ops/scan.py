@@ -36,7 +36,7 @@ import numpy as np
 from aotgraph.errors import AotgraphTypeError, ShapeError
 from aotgraph.graph import Constant, Variable, toposort
 from aotgraph.ops.base import OPS, Op, apply_op, register_op
-from aotgraph.types import TensorType, is_discrete
+from aotgraph.types import TensorType
 
 #: Inline constants up to this many elements; larger ones are hoisted out
 #: of the body into outer non-sequences (the IR stores them as blobs).
@@ -321,13 +321,28 @@ def _entity_row(pre, main, prefix, what):
     return row
 
 
+def _check_arity(lay, body):
+    """The body has the inputs and outputs the params describe."""
+    n_in = sum(len(s.taps) for s in lay.seqs) + sum(len(s.taps) for s in lay.states)
+    n_in += sum(len(m.read) for m in lay.mitmots) + lay.n_nonseq
+    n_out = len(lay.states) + len(lay.nits) + sum(len(m.write) for m in lay.mitmots) + int(lay.until)
+    if (len(body.inputs), len(body.outputs)) != (n_in, n_out):
+        raise AotgraphTypeError(
+            f"scan: the body has {len(body.inputs)} inputs and {len(body.outputs)} outputs; "
+            f"the params describe {n_in} and {n_out}"
+        )
+
+
 def _scan_infer(op, types):
     lay = Layout(op)
     body = decode_inner(op["inner"])
-    n_steps, seqs, states, mitmots, _ = lay.split_outer_inputs(types)
+    _check_arity(lay, body)
+    n_steps, seqs, states, mitmots, nonseqs = lay.split_outer_inputs(types)
     _int_scalar(n_steps, "n_steps")
     in_seq, in_state, in_mm, in_ns = lay.split_inner_inputs([v.type for v in body.inputs])
     out_state, out_nit, out_mm, cond = lay.split_inner_outputs([v.type for v in body.outputs])
+    for k, (have, want) in enumerate(zip(nonseqs, in_ns)):
+        _check_fits(have, want, f"non-sequence {k}")
     for i, ((base, pre, main), spec, inner) in enumerate(zip(seqs, lay.seqs, in_seq)):
         _int_scalar(base, f"the base index of sequence {i}")
         row = _entity_row(pre, main, spec.prefix, f"sequence {i}")

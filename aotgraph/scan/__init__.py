@@ -14,15 +14,18 @@ import sys as _sys
 import types as _types
 
 from aotgraph.scan.api import ScanUntil, foldl, foldr, map, reduce, scan, scan_until, until
-from aotgraph.scan.inner import inner_function_graph, optimize_scan_bodies, replace_inner_graph
+from aotgraph.scan.inner import inner_function_graph, replace_inner_graph
+from aotgraph.scan.rewrite import keep_last_values, optimize_scan_bodies, optimize_scans
 
 __all__ = [
     "ScanUntil",
     "foldl",
     "foldr",
     "inner_function_graph",
+    "keep_last_values",
     "map",
     "optimize_scan_bodies",
+    "optimize_scans",
     "reduce",
     "replace_inner_graph",
     "scan",

@@ -299,7 +299,8 @@ def _n_steps(seqs, n_steps, where):
 
 
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
-         go_backwards=False, truncate_gradient=-1, name=None, return_list=False):
+         go_backwards=False, truncate_gradient=-1, name=None, return_list=False, strict=False,
+         mode=None, profile=False, allow_gc=None):
     """Loop ``fn`` over time, as Theano's ``scan``; returns ``(outputs, updates)``.
 
     ``fn`` receives, in order, one argument per tap of each sequence, one
@@ -307,8 +308,14 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     not None) and the ``non_sequences``; it returns the outputs of one step
     (one per ``outputs_info`` entry), optionally a dict of shared-variable
     updates and ``ag.scan_until(cond)``.  ``outputs`` are full histories
-    with a leading time axis; ``updates`` maps each shared variable the
-    loop updates to its value after the last step.
+    with a leading time axis (a list unless there is exactly one and
+    ``return_list`` is false); ``updates`` maps each shared variable the
+    loop updates to its value after the last step.  Shared and outer
+    variables ``fn`` uses without passing them are found automatically
+    (``strict=True`` makes that an error); expressions of them are computed
+    once, outside the loop.  ``n_steps`` must be >= 0 (Theano's negative
+    ``n_steps`` is ``go_backwards``).  ``mode``, ``name``, ``profile`` and
+    ``allow_gc`` are accepted for Theano compatibility and ignored.
 
     >>> import numpy as np, aotgraph as ag, aotgraph.tensor as at
     >>> A, k = at.dvector("A"), at.lscalar("k")
@@ -320,11 +327,11 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
            [ 1.,  8., 27.]])
     """
     return _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
-                 truncate_gradient, return_list, store="all")
+                 truncate_gradient, return_list, store="all", strict=strict)
 
 
 def _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
-          truncate_gradient, return_list, store):
+          truncate_gradient, return_list, store, strict=False):
     where = fn_location(fn)
     if not callable(fn):
         raise AotgraphTypeError(f"scan: fn must be callable, got {fn!r}")
@@ -352,7 +359,24 @@ def _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
     n = _n_steps(seqs, n_steps, where)
     node = _build_node(seqs, infos, seq_args, state_args, outs, pairs, cond, n,
                        bool(go_backwards), int(truncate_gradient), store)
+    if strict:
+        _check_strict(node, nonseqs + [s for s, _ in pairs], where)
     return _results(node, infos, pairs, return_list)
+
+
+def _check_strict(node, passed, where):
+    from aotgraph.graph import graph_inputs
+    from aotgraph.ops.scan import Layout
+
+    allowed = {v.uid for v in passed}
+    n = Layout(node.op).n_nonseq
+    hoisted = list(node.inputs[len(node.inputs) - n:]) if n else []
+    for v in graph_inputs(hoisted, stop=passed):
+        if v.uid not in allowed and not isinstance(v, Constant):
+            raise AotgraphTypeError(
+                f"scan (strict): fn (defined at {where}) uses {v!r} (created at {trace_str(v)}) "
+                "without receiving it; pass it in non_sequences"
+            )
 
 
 def _build_node(seqs, infos, seq_args, state_args, outs, pairs, cond, n, backwards, truncate, store):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aotgraph.fgraph import FunctionGraph
 from aotgraph.graph import Constant, Variable, clone_replace, toposort
 from aotgraph.ops.base import Op
-from aotgraph.ops.scan import MAX_INLINE_CONSTANT, Layout, decode_inner, encode_inner
+from aotgraph.ops.scan import MAX_INLINE_CONSTANT, decode_inner, encode_inner
 
 
 def _dependents(order, placeholders):
@@ -89,32 +89,3 @@ def replace_inner_graph(op, fgraph) -> Op:
     params["inner"] = encode_inner(list(fgraph.inputs), list(fgraph.outputs))
     return Op("scan", **params)
 
-
-def body_layout(op):
-    """The :class:`~aotgraph.ops.scan.Layout` of a scan op."""
-    return Layout(op)
-
-
-def optimize_scan_bodies(roots, optimize=None):
-    """``roots`` (a list of variables) with the body of every scan node
-    rewritten by ``optimize`` (a FunctionGraph -> FunctionGraph function,
-    default :func:`aotgraph.opt.optimize_graph`, which reaches nested loops
-    through this same function when the pipeline calls it).  Usable as an
-    optimizer pass: ``optimize_scan_bodies(fgraph.all_outputs())``."""
-    from aotgraph.ops.base import apply_op, rebuild_node
-
-    if optimize is None:
-        from aotgraph.opt import optimize_graph as optimize
-    mapping = {}
-    for node in toposort(roots):
-        inputs = [mapping.get(v.uid, v) for v in node.inputs]
-        if node.op.name == "scan":
-            body = optimize(inner_function_graph(node.op))
-            op = replace_inner_graph(node.op, body)
-            new = apply_op("scan", inputs, **op.params)
-        elif any(a is not b for a, b in zip(inputs, node.inputs)):
-            new = rebuild_node(node, inputs)
-        else:
-            continue
-        mapping.update((old.uid, v) for old, v in zip(node.outputs, new.outputs))
-    return [mapping.get(v.uid, v) for v in roots]

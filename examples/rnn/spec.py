@@ -5,9 +5,8 @@ training step differentiates through it (back-propagation through time,
 itself a reverse scan) and updates the shared weights with SGD.
 
 Build it with ``python -m aotgraph compile examples/rnn/spec.py -o build``
-(once the C emitter of the scan op exists); ``examples/rnn/run.py`` trains
-it in-process on the reference interpreter meanwhile.  The module
-``rnn_sine`` has
+(the whole loop, forward and reverse, runs as C inside the module);
+``examples/rnn/run.py`` trains it in-process.  The module ``rnn_sine`` has
 
 - ``predict(x)``: the predictions (time, batch, 1) for inputs (time, batch, 1);
 - ``train_step(x, y, lr)``: one SGD step on a batch, returning the mean

@@ -31,6 +31,11 @@ FUSED = {
 FUSED_REDUCE = {
     "fusedr_sum_exp": (["float32", "float32"],
                        (("sub", "float32", (0, 1)), ("exp", "float32", (2,))), ("sum", (1,), False)),
+    "fusedr_logsumexp": ([("float32", (None, None)), ("float32", (None, 1))],
+                         (("sub", "float32", (0, 1)), ("exp", "float32", (2,))),
+                         ("sum", (1,), True)),
+    "fusedr_max_cols": ([("float64", (None, None)), ("float64", (1, None))],
+                        (("mul", "float64", (0, 1)),), ("max", (0,), False)),
     "fusedr_sum_all_f64": (["float64", "float64"],
                            (("mul", "float64", (0, 1)),), ("sum", (0, 1), True)),
     "fusedr_max_rows": (["float64", "float64"],
@@ -50,6 +55,21 @@ FUSED_REDUCE = {
 }
 
 
+def _spec(d):
+    """An input given as a dtype (shape (?, ?)) or as (dtype, static shape)."""
+    return d if isinstance(d, tuple) else (d, (None, None))
+
+
+def _draw_args(data, dtypes):
+    shapes = data.draw(shapes_for(len(dtypes)))
+    args = []
+    for d, sh in zip(dtypes, shapes):
+        dt, static = _spec(d)
+        sh = tuple(1 if s == 1 else n for s, n in zip(static, sh))
+        args.append(data.draw(operand(dt, sh)))
+    return args
+
+
 def _fused_ir(dtypes, steps, reduce=None):
     n = len(dtypes)
     out_dt, out_shape = steps[-1][1], (None, None)
@@ -60,7 +80,7 @@ def _fused_ir(dtypes, steps, reduce=None):
         out_dt = OPS[op].infer(Op(op, axis=axes, keepdims=keep),
                                [TensorType(out_dt, (None, None))])[0].dtype
         out_shape = tuple(1 if a in axes else None for a in range(2) if keep or a not in axes)
-    types = [(d, (None, None)) for d in dtypes] + [(out_dt, out_shape)]
+    types = [_spec(d) for d in dtypes] + [(out_dt, out_shape)]
     node = {"op": "fused_elementwise", "params": prm, "inputs": list(range(n)), "outputs": [n]}
     return ir_from_nodes(types, [node], n, [n])
 
@@ -102,8 +122,7 @@ def test_fused_elementwise_matches_step_references(compiled, name, data):
 @given(data=st.data())
 def test_fused_reduction_matches_references(compiled, name, data):
     dtypes, steps, (op, axes, keep) = FUSED_REDUCE[name]
-    shapes = data.draw(shapes_for(len(dtypes)))
-    args = [data.draw(operand(d, s)) for d, s in zip(dtypes, shapes)]
+    args = _draw_args(data, dtypes)
     try:
         full = _steps_reference(steps, args)
         with np.errstate(all="ignore"):

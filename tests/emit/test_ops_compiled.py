@@ -68,6 +68,8 @@ def _cases():
     s = at.tensor("float64", shape=(), name="s")
     y = at.tensor("float64", shape=(None, None), name="y")
     cases["scalar__input"] = ([s, y], at.maximum(y, s))
+    col = at.tensor("float64", shape=(None, 1), name="col")
+    cases["column__sub"] = ([y, col], y - col)
     return cases
 
 
@@ -133,6 +135,8 @@ def _check(fn, inputs, out, args, rtol):
 def _run_case(compiled, name, data):
     inputs, out = CASES[name]
     shapes = data.draw(shapes_for(len(inputs)))
+    shapes = [tuple(1 if s == 1 else d for s, d in zip(v.type.shape, sh))
+              for v, sh in zip(inputs, shapes)]
     args = [data.draw(operand(v.dtype, sh)) if v.ndim == 2 else
             data.draw(hnp.arrays(np.dtype(v.dtype), (), elements=_elements(np.dtype(v.dtype))))
             for v, sh in zip(inputs, shapes)]
@@ -144,7 +148,7 @@ def _names(prefix):
     return sorted(n for n in CASES if n.split("__")[0] == prefix)
 
 
-@pytest.mark.parametrize("op", OPS_1 + OPS_2 + ["cast", "switch", "const", "scalar"])
+@pytest.mark.parametrize("op", OPS_1 + OPS_2 + ["cast", "switch", "const", "scalar", "column"])
 @given(data=st.data())
 def test_elementwise_matches_reference(compiled, op, data):
     name = data.draw(st.sampled_from(_names(op)), label="case")
@@ -194,3 +198,13 @@ def test_large_inputs_use_threads_and_match(compiled):
     np.testing.assert_array_equal(got, x + y)
     got = compiled["tanh__float32"](x[:, ::-1], nthreads=2)[0]
     np.testing.assert_allclose(got, np.tanh(x[:, ::-1]), rtol=2e-6, atol=1e-7)
+
+
+def test_column_operands_broadcast_along_the_inner_axis(compiled):
+    """A (n, 1) operand against (n, m): the inner loop reads it once per row."""
+    x = np.arange(12.0).reshape(3, 4)
+    c = np.array([[1.0], [2.0], [3.0]])
+    np.testing.assert_array_equal(compiled["column__sub"](x, c)[0], x - c)
+    np.testing.assert_array_equal(compiled["column__sub"](x[:, :1], c)[0], x[:, :1] - c)
+    np.testing.assert_array_equal(compiled["column__sub"](x.T[:3, :3], c.T[:, :3].T)[0],
+                                  x.T[:3, :3] - c)

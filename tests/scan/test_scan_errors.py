@@ -86,3 +86,13 @@ def test_shared_update_of_the_wrong_type():
     with pytest.raises(AotgraphTypeError, match=r"updates shared variable s \(float64\[3\]\) with "
                                                 r"float64\[\]"):
         ag.scan(lambda v: {s: v}, sequences=x)
+
+
+def test_strict_requires_every_outer_variable_to_be_passed():
+    W = ag.shared(np.eye(2), name="W")
+    x = at.dmatrix("x")
+    with pytest.raises(AotgraphTypeError, match=r"scan \(strict\): fn .* uses W .*pass it in "
+                                                r"non_sequences"):
+        ag.scan(lambda row: row @ W, sequences=x, strict=True)
+    ys, _ = ag.scan(lambda row, W: row @ W.T, sequences=x, non_sequences=W, strict=True)
+    np.testing.assert_allclose(ys.eval({x: np.ones((2, 2))}), np.ones((2, 2)))

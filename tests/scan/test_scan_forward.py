@@ -3,13 +3,12 @@ examples and every argument of ``ag.scan``)."""
 
 import numpy as np
 import pytest
+from _scantargets import TARGETS
 from hypothesis import given
 from hypothesis import strategies as st
 
 import aotgraph as ag
 import aotgraph.tensor as at
-
-from _scantargets import TARGETS
 
 pytestmark = pytest.mark.parametrize("target", TARGETS)
 

@@ -204,6 +204,17 @@ def test_jacobian_through_scan(target):
     np.testing.assert_allclose(jac(h), numeric, rtol=1e-6, atol=1e-8)
 
 
+def test_rop_through_scan(target):
+    x, w, v = at.dvector("x"), at.dscalar("w"), at.dscalar("v")
+    hs, _ = ag.scan(lambda xt, h, w: at.tanh(w * h + xt), sequences=x,
+                    outputs_info=at.constant(0.5), non_sequences=w)
+    jvp = ag.function([x, w, v], ag.Rop(hs, w, v), target=target)
+    forward = ag.function([x, w], hs, target=target)
+    xs = rng.normal(size=4)
+    numeric = (forward(xs, 0.7 + 1e-6) - forward(xs, 0.7 - 1e-6)) / 2e-6
+    np.testing.assert_allclose(jvp(xs, 0.7, 1.0), numeric, rtol=1e-6, atol=1e-9)
+
+
 def test_rnn_example_learns(target):
     import importlib.util
     import os

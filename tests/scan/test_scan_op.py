@@ -126,3 +126,25 @@ def test_optimized_bodies_compute_the_same():
         want.append(h)
     np.testing.assert_allclose(got_hs, want)
     assert got_total == pytest.approx(np.sum(np.log1p(np.exp(xs.sum(axis=1)))))
+
+
+def test_histories_read_only_at_the_end_keep_only_the_last_value():
+    from aotgraph.scan import keep_last_values
+
+    A, k = at.dvector("A"), at.lscalar("k")
+    powers, _ = ag.scan(lambda prior, A: prior * A, outputs_info=at.ones_like(A),
+                        non_sequences=A, n_steps=k)
+    squares, _ = ag.map(lambda v: v * v, A)
+    last_power, last_square, full = keep_last_values([powers[-1], squares[-1], powers])
+    assert last_power.owner.op.name == "subtensor"  # its history is also a root: kept
+    assert last_square.owner.op.name == "scan"
+    assert [s.store for s in Layout(last_square.owner.op).states] == []
+    assert list(Layout(last_square.owner.op).nits) == ["last"]
+    assert full is powers
+    (alone,) = keep_last_values([powers[-1]])
+    assert [s.store for s in Layout(alone.owner.op).states] == ["last"]
+    f = ag.function([A, k], [alone, last_square], target="py", optimize=False)
+    a = np.array([1.0, 2.0, -3.0])
+    got_power, got_square = f(a, 4)
+    np.testing.assert_allclose(got_power, a ** 4)
+    assert got_square == 9.0
