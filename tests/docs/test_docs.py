@@ -31,13 +31,14 @@ FENCE = re.compile(r"^(?:<!-- (file|skip): ?(.*?) -->\n)?```(\w*)\n(.*?)^```$", 
 RUNNABLE = ("python", "sh")
 
 DRIVER = r'''
-import doctest, json, subprocess, sys
+import doctest, json, os, subprocess, sys
 blocks = json.load(open(sys.argv[1]))
 ns = {"__name__": "__docs__"}
 for b in blocks:
     where = f"{b['file']}:{b['line']}"
     print(f"--- {where} ({b['kind']})", flush=True)
     if b["kind"] == "file":
+        os.makedirs(os.path.dirname(b["name"]) or ".", exist_ok=True)
         with open(b["name"], "w") as f:
             f.write(b["text"])
     elif b["kind"] == "sh":
@@ -76,10 +77,10 @@ def runnable_blocks(path):
     rel = os.path.relpath(path, ROOT)
     blocks = []
     for marker, arg, lang, text, line in fenced_blocks(path):
-        if marker == "skip" or lang not in RUNNABLE:
-            continue
         if marker == "file":
             blocks.append({"kind": "file", "name": arg, "text": text, "file": rel, "line": line})
+        elif marker == "skip" or lang not in RUNNABLE:
+            continue
         elif lang == "sh":
             blocks.append({"kind": "sh", "commands": shell_commands(text), "file": rel, "line": line})
         else:
