@@ -2,6 +2,7 @@
 
     python -m aotgraph compile spec.py [-o DIR] [--target cpu] [--native]
                                        [--blas auto|openblas|none] [-v]
+    python -m aotgraph compile spec.py --emit c-lib -o DIR   (C sources, header, lib<name>.a)
     python -m aotgraph info DIR_OR_SO
     python -m aotgraph inspect ...      (see python -m aotgraph inspect --help)
 
@@ -40,6 +41,9 @@ def _parser():
                       help="matrix products: scipy-openblas32 when installed (auto), required (openblas), "
                            "or the built-in GEMM only (none)")
     comp.add_argument("--no-openmp", action="store_true", help="build without OpenMP")
+    comp.add_argument("--emit", default="module", choices=("module", "c-lib"),
+                      help="module: importable Python packages (default); c-lib: C sources, a "
+                           "header and a static library lib<name>.a for C programs")
     comp.add_argument("-v", "--verbose", action="store_true", help="show the compiler command")
     comp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     info = sub.add_parser("info", help="print how a built module was built")
@@ -94,6 +98,15 @@ def _compile(args) -> int:
     options = BuildOptions(native=args.native, openmp=not args.no_openmp, blas=args.blas)
     modules = _load_spec(args.spec, args.debug)
     os.makedirs(args.output, exist_ok=True)
+    if args.emit == "c-lib":
+        from aotgraph.build.clib import build_c_library
+
+        if targets != ["cpu"]:
+            raise BuildError("--emit c-lib: only --target cpu is available for C libraries")
+        for module in modules:
+            lib = build_c_library(module, args.output, options, verbose=args.verbose)
+            print(f"built {lib.archive} and {lib.header} (link with {' '.join(lib.link_flags)})")
+        return 0
     for module in modules:
         print(f"built {build_module(module, args.output, options, verbose=args.verbose)}")
     return 0
@@ -132,12 +145,32 @@ def _info(args) -> int:
     if info is None:
         raise BuildError(f"{init} has no build_info: was it built by aotgraph?")
     print(json.dumps(info, indent=2, sort_keys=True))
+    _print_compat(info)
     for name in sorted(functions or {}):
         print(f"function {functions[name].get('doc', name)}")
     for name, s in sorted((shared or {}).items()):
         dims = ", ".join("?" if d is None else str(d) for d in s["shape"])
         print(f"shared {name}: {s['dtype']}[{dims}]")
     return 0
+
+
+def _print_compat(info):
+    """The compatibility summary: versions, ISA, and whether this CPU can load it."""
+    from aotgraph.build.pkg_runtime import ABI_VERSION, cpu_flags
+
+    print(f"aotgraph {info.get('aotgraph_version')}, C ABI {info.get('c_abi_version')} "
+          f"(this runtime: {ABI_VERSION}), content hash {info.get('hash')}")
+    print(f"compiler: {info.get('compiler')}")
+    print(f"flags: {' '.join(info.get('flags', []))}")
+    print(f"target ISA: {info.get('isa', 'not recorded (built by an older aotgraph)')}")
+    required = info.get("cpu_features") or []
+    have = cpu_flags() if required else set()
+    if have is None:
+        print(f"requires CPU features: {', '.join(required)} (this CPU's are unknown)")
+    elif required:
+        missing = sorted(set(required) - have)
+        state = f"this CPU LACKS {', '.join(missing)}" if missing else "this CPU has them all"
+        print(f"requires CPU features: {', '.join(required)} ({state})")
 
 
 def _read_tables(init):

@@ -245,7 +245,7 @@ def load_ir(text_or_dict, blobs, verify_blobs=True) -> ModuleIR:
     if isinstance(text_or_dict, (str, bytes)):
         try:
             doc = json.loads(text_or_dict)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise IRError(f"IR: not valid JSON ({exc})") from None
     else:
         doc = text_or_dict
@@ -289,6 +289,10 @@ def _check_type(where, dtype, shape):
     for d in shape:
         ok = d is None or (type(d) is int and 0 <= d <= MAX_DIM)
         _check(ok, f"IR: {where}: bad dimension {d!r} in shape {shape!r}")
+    size = 1
+    for d in shape:
+        size *= d or 1
+    _check(size <= MAX_DIM, f"IR: {where}: shape {shape!r} has over {MAX_DIM} elements")
 
 
 def _check_blobs(meta, blobs, verify):

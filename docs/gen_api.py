@@ -17,22 +17,38 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: (section title, module path, names), in the order of SPEC §2.
 SECTIONS = [
-    ("Variables and constructors", "aotgraph.tensor",
-     "scalar vector matrix tensor3 tensor4 fscalar dscalar iscalar lscalar fvector dvector "
-     "ivector lvector fmatrix dmatrix imatrix tensor constant as_tensor"),
+    (
+        "Variables and constructors",
+        "aotgraph.tensor",
+        "scalar vector matrix tensor3 tensor4 fscalar dscalar iscalar lscalar fvector dvector "
+        "ivector lvector fmatrix dmatrix imatrix tensor constant as_tensor",
+    ),
     ("Shared variables", "aotgraph", "shared"),
-    ("Elementwise math", "aotgraph.tensor",
-     "exp log log1p expm1 sqrt abs sign floor ceil round clip maximum minimum pow sin cos tan "
-     "arcsin arccos arctan sinh cosh tanh erf erfc isnan isinf where switch logical_and "
-     "logical_or logical_not logical_xor cast"),
-    ("Reductions", "aotgraph.tensor", "sum mean prod max min argmax argmin var std all any logsumexp"),
+    (
+        "Elementwise math",
+        "aotgraph.tensor",
+        "exp log log1p expm1 sqrt abs sign floor ceil round clip maximum minimum pow sin cos tan "
+        "arcsin arccos arctan sinh cosh tanh erf erfc isnan isinf where switch logical_and "
+        "logical_or logical_not logical_xor cast",
+    ),
+    (
+        "Reductions",
+        "aotgraph.tensor",
+        "sum mean prod max min argmax argmin var std all any logsumexp",
+    ),
     ("Linear algebra", "aotgraph.tensor", "dot matmul tensordot outer batched_dot"),
-    ("Shapes", "aotgraph.tensor",
-     "reshape dimshuffle transpose flatten concatenate stack broadcast_to expand_dims squeeze"),
+    (
+        "Shapes",
+        "aotgraph.tensor",
+        "reshape dimshuffle transpose flatten concatenate stack broadcast_to expand_dims squeeze",
+    ),
     ("Constructors", "aotgraph.tensor", "zeros ones zeros_like ones_like arange eye alloc"),
     ("Indexing updates", "aotgraph.tensor", "set_subtensor inc_subtensor"),
-    ("Neural-network helpers (at.nnet)", "aotgraph.tensor.nnet",
-     "sigmoid softplus relu softmax log_softmax categorical_crossentropy binary_crossentropy"),
+    (
+        "Neural-network helpers (at.nnet)",
+        "aotgraph.tensor.nnet",
+        "sigmoid softplus relu softmax log_softmax categorical_crossentropy binary_crossentropy",
+    ),
     ("Autodiff", "aotgraph", "grad jacobian hessian Rop Lop"),
     ("Loops", "aotgraph", "scan scan_until map reduce foldl foldr"),
     ("Graph tools", "aotgraph", "clone_replace printing.debugprint printing.pp printing.dot_text"),

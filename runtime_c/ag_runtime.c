@@ -19,6 +19,11 @@ int ag_fail(ag_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+int ag_abi_version(void)
+{
+    return AG_ABI_VERSION;
+}
+
 int64_t ag_size(const ag_buffer *b)
 {
     int64_t n = 1;

@@ -92,6 +92,10 @@ AG_EXPORT size_t ag_itemsize(int32_t dtype);
 /* Set strides of `b` to C-contiguous for its shape. */
 AG_EXPORT void ag_set_contiguous(ag_buffer *b);
 
+/* AG_ABI_VERSION of the runtime compiled into this binary (a loader compares
+ * it with the version the caller was generated for and refuses a mismatch). */
+AG_EXPORT int ag_abi_version(void);
+
 /* ---- additions of ABI version 1 (runtime_c/ag_runtime.c) ---------------- */
 
 /* Byte size of `b`'s elements into *nbytes; AG_ERR_MEMORY (with a message

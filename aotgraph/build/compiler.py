@@ -53,6 +53,7 @@ typedef struct ag_error {
     char message[512];
 } ag_error;
 void ag_free(void *p);
+int ag_abi_version(void);
 void ag_set_num_threads(int n);
 int ag_get_num_threads(void);
 """
@@ -85,7 +86,56 @@ class BuildOptions:
             flags.append("-fopenmp")
         if self.blas == "none":
             flags.append("-DAG_BLAS_NONE")
-        return flags + list(self.extra_flags)
+        return flags + list(self.extra_flags) + sanitizer_flags()
+
+
+#: Sanitizers ``$AOTGRAPH_SANITIZE`` may name (comma-separated).
+SANITIZERS = ("address", "undefined")
+
+
+def sanitizer_names() -> list:
+    """The sanitizers ``$AOTGRAPH_SANITIZE`` asks for (e.g. ``address,undefined``)."""
+    names = [n.strip() for n in os.environ.get("AOTGRAPH_SANITIZE", "").split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SANITIZERS))
+    if unknown:
+        raise BuildError(
+            f"AOTGRAPH_SANITIZE: unknown sanitizer(s) {', '.join(unknown)}; use a comma-separated "
+            f"list of {', '.join(SANITIZERS)}"
+        )
+    return sorted(set(names))
+
+
+def sanitizer_flags() -> list:
+    """Compile and link flags of the sanitizer build mode (part of the cache
+    key through the flags, so sanitized builds never mix with plain ones)."""
+    names = sanitizer_names()
+    if not names:
+        return []
+    return [f"-fsanitize={','.join(names)}", "-fno-omit-frame-pointer"]
+
+
+def sanitizer_env(env=None) -> dict:
+    """Environment for a Python process that imports sanitized modules: the
+    sanitizer runtimes must be loaded first (``LD_PRELOAD``), since the
+    interpreter itself is not instrumented; leak checks are off (CPython
+    keeps memory alive until exit)."""
+    env = dict(os.environ if env is None else env)
+    libs = {"address": "libasan.so", "undefined": "libubsan.so"}
+    names = sanitizer_names()
+    preload = []
+    for name in names:
+        if name == "undefined" and "address" in names:
+            continue  # libasan brings the UBSan runtime along in gcc
+        out = subprocess.run(compiler_command() + [f"-print-file-name={libs[name]}"],
+                             capture_output=True, text=True).stdout.strip()
+        if not os.path.isabs(out):
+            raise BuildError(f"AOTGRAPH_SANITIZE: the compiler has no {libs[name]}")
+        preload.append(out)
+    if preload:
+        env["LD_PRELOAD"] = " ".join(preload + [env.get("LD_PRELOAD", "")]).strip()
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:exitcode=86")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    return env
 
 
 def compiler_command() -> list:
@@ -120,6 +170,58 @@ def compiler_identity() -> str:
     """``"<argv> | <first line of --version>"``: part of every cache key."""
     argv = tuple(compiler_command())
     return f"{' '.join(argv)} | {_identity(argv)}"
+
+
+#: Preprocessor macros of x86 instruction-set extensions -> the flag naming
+#: the same feature in Linux's /proc/cpuinfo (what a built module checks).
+ISA_MACROS = {
+    "__SSE3__": "pni", "__SSSE3__": "ssse3", "__SSE4_1__": "sse4_1", "__SSE4_2__": "sse4_2",
+    "__POPCNT__": "popcnt", "__AVX__": "avx", "__AVX2__": "avx2", "__FMA__": "fma",
+    "__F16C__": "f16c", "__BMI__": "bmi1", "__BMI2__": "bmi2", "__LZCNT__": "abm",
+    "__MOVBE__": "movbe", "__AES__": "aes", "__PCLMUL__": "pclmulqdq", "__SHA__": "sha_ni",
+    "__ADX__": "adx", "__RDRND__": "rdrand", "__RDSEED__": "rdseed", "__GFNI__": "gfni",
+    "__VAES__": "vaes", "__VPCLMULQDQ__": "vpclmulqdq", "__AVXVNNI__": "avx_vnni",
+    "__AVX512F__": "avx512f", "__AVX512CD__": "avx512cd", "__AVX512BW__": "avx512bw",
+    "__AVX512DQ__": "avx512dq", "__AVX512VL__": "avx512vl", "__AVX512IFMA__": "avx512ifma",
+    "__AVX512VBMI__": "avx512vbmi", "__AVX512VBMI2__": "avx512_vbmi2",
+    "__AVX512VNNI__": "avx512_vnni", "__AVX512BITALG__": "avx512_bitalg",
+    "__AVX512VPOPCNTDQ__": "avx512_vpopcntdq", "__AVX512BF16__": "avx512_bf16",
+    "__AVX512FP16__": "avx512_fp16",
+}
+
+
+@functools.lru_cache(maxsize=16)
+def _isa_features(argv: tuple, isa_flags: tuple) -> frozenset:
+    """/proc/cpuinfo names of the ISA extensions the compiler may use with ``isa_flags``."""
+    try:
+        proc = subprocess.run(list(argv) + list(isa_flags) + ["-dM", "-E", "-x", "c", "-"],
+                              input="", capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError(f"cannot run the C compiler {argv[0]!r}: {exc}") from None
+    if proc.returncode != 0:
+        raise BuildError(f"the C compiler rejected {' '.join(isa_flags)!r}: {proc.stderr.strip()[:300]}")
+    defined = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("#define ")}
+    return frozenset(ISA_MACROS[m] for m in defined if m in ISA_MACROS)
+
+
+def target_isa(flags) -> tuple:
+    """``(description, required_features)`` of code built with ``flags``:
+    the CPU features (/proc/cpuinfo names, sorted) the code may use beyond
+    the compiler's baseline, e.g. ``("x86-64 (baseline)", [])`` or
+    ``("x86-64 -march=native: avx, avx2, ...", ["avx", "avx2", ...])``."""
+    import platform
+
+    machine = platform.machine() or "unknown"
+    x86 = machine.lower() in ("x86_64", "amd64")
+    arch = "x86-64" if x86 else machine
+    isa_flags = tuple(f for f in flags if f.startswith("-m") and f != "-m64")
+    if not x86 or not isa_flags:
+        return f"{arch} (baseline)", []
+    argv = tuple(compiler_command())
+    extra = sorted(_isa_features(argv, isa_flags) - _isa_features(argv, ()))
+    if not extra:
+        return f"{arch} (baseline)", []
+    return f"x86-64 {' '.join(isa_flags)}: {', '.join(extra)}", extra
 
 
 def python_include() -> str:

@@ -25,6 +25,7 @@ from aotgraph.build.compiler import (
     compile_extension,
     compiler_identity,
     extension_suffix,
+    target_isa,
 )
 from aotgraph.errors import BuildError
 
@@ -106,7 +107,9 @@ def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verb
     sources[WRAPPER_SOURCE] = cffi_wrapper(ext_name, cdef, headers).encode()
     compiler = compiler_identity()
     flags = options.flags()
-    key = _cache_key(ext_name, sources, module_ir, ir_text, compiler, flags)
+    isa, features = target_isa(flags)
+    # -march=native depends on the build machine: its features are part of the key
+    key = _cache_key(ext_name, sources, module_ir, ir_text, compiler, flags + features)
     so_name = ext_name.rsplit(".", 1)[-1] + extension_suffix()
     info = {
         "aotgraph_version": _version(),
@@ -117,6 +120,8 @@ def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verb
         "module": module_ir.name,
         "blas": options.blas if has_blas else "none",
         "target": "cpu",
+        "isa": isa,
+        "cpu_features": features,
     }
     cache = cache or BuildCache()
     with cache.lock(key):

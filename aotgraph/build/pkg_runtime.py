@@ -19,6 +19,65 @@ import numpy as np
 _COPY_LIMIT = 4096
 _ERR_LAYOUT = 6  # AG_ERR_LAYOUT
 ERRORS = {1: ValueError, 2: IndexError, 3: TypeError, 4: MemoryError, 5: RuntimeError}
+#: AG_ABI_VERSION of the C runtime this file drives (runtime_c/ag_runtime.h).
+ABI_VERSION = 1
+#: Where the CPU's feature flags are read (``$AOTGRAPH_CPUINFO`` overrides it).
+CPUINFO = "/proc/cpuinfo"
+
+
+def cpu_flags():
+    """The feature flags of this CPU (the ``flags`` line of /proc/cpuinfo,
+    or of the file ``$AOTGRAPH_CPUINFO`` names), or None where unknown."""
+    import os
+
+    path = os.environ.get("AOTGRAPH_CPUINFO") or CPUINFO
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "flags":
+                    return set(value.split())
+    except OSError:
+        return None
+    return None
+
+
+def check_compatible(module, build_info):
+    """Refuse, before the extension is loaded, a module built for another C
+    ABI or for CPU features this machine lacks (loading it could end in
+    SIGILL).  Raises ImportError saying what is missing and how to fix it."""
+    built_abi = build_info.get("c_abi_version")
+    if built_abi != ABI_VERSION:
+        raise ImportError(
+            f"{module}: built for C ABI version {built_abi} but its runtime "
+            f"(_aotgraph_runtime.py) speaks version {ABI_VERSION}; rebuild the module "
+            "with `python -m aotgraph compile` from one aotgraph version"
+        )
+    required = build_info.get("cpu_features") or []
+    have = cpu_flags() if required else None
+    if have is None:
+        return
+    missing = sorted(set(required) - have)
+    if missing:
+        raise ImportError(
+            f"{module}: this CPU lacks the instruction-set extension(s) {', '.join(missing)} "
+            f"that the module was compiled for ({build_info.get('isa')}); rebuild it on this "
+            "machine or without --native (the portable default)"
+        )
+
+
+def check_extension_abi(module, lib, build_info):
+    """Refuse an extension whose compiled-in C runtime differs from ``build_info``."""
+    try:
+        found = lib.ag_abi_version()
+    except AttributeError:
+        found = None
+    if found != build_info.get("c_abi_version"):
+        raise ImportError(
+            f"{module}: its extension has C ABI version {found}, the package expects "
+            f"{build_info.get('c_abi_version')}; the files of the package come from different "
+            "builds: rebuild the module with `python -m aotgraph compile`"
+        )
 
 
 class SharedValue:

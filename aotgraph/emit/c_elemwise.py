@@ -261,12 +261,14 @@ def _task_loop(nops, ot, arrays, unit_code, strided_code, red):
         "        int64_t hi_ = lo_ + AG_BLOCK < inner_ ? lo_ + AG_BLOCK : inner_;",
         f"        {ot} *restrict y_ = o0_ + offs_[0];",
     ]
-    lines += [f"        const {ct} *restrict x{i}_ = p{i}_ + offs_[{s}];" for i, s, ct in arrays]
+    lines += [f"        const {ct} *restrict x{i}_ = p{i}_ + offs_[{s}]; (void)x{i}_;"
+              for i, s, ct in arrays]
     lines += ["        if (unit_) {", "            for (int64_t i_ = lo_; i_ < hi_; i_++) {"]
     lines += [f"                {s}" for s in stmts_u]
     lines += [f"                y_[i_] = {res_u};", "            }", "        } else {",
               "            const int64_t s0_ = st_[0][nd_ - 1];"]
-    lines += [f"            const int64_t s{s}_ = st_[{s}][nd_ - 1];" for _, s, _ in arrays]
+    lines += [f"            const int64_t s{s}_ = st_[{s}][nd_ - 1]; (void)s{s}_;"
+              for _, s, _ in arrays]
     lines.append("            for (int64_t i_ = lo_; i_ < hi_; i_++) {")
     lines += [f"                {s}" for s in stmts_s]
     lines += [f"                y_[i_ * s0_] = {res_s};", "            }", "        }", "    }"]

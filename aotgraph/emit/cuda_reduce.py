@@ -57,14 +57,17 @@ def block_combine(acc, acc_dt, ident, combine, smem):
     """Statements combining ``acc`` over the block (result in thread 0)."""
     sh = _SHUFFLE[acc_dt]
     ct = CTYPE[acc_dt]
-    step = combine.format(acc, f"({ct})__shfl_down_sync(AG_FULL_MASK, ({sh}){acc}, d_)")
+    # the shuffle goes to a temporary: every lane must call it exactly once
+    # (a combine format may mention an operand twice, e.g. a > b ? a : b)
+    shuffle = f"const {ct} o_ = ({ct})__shfl_down_sync(AG_FULL_MASK, ({sh}){acc}, d_);"
+    step = f"{{ {shuffle} {acc} = {combine.format(acc, 'o_')}; }}"
     return [
-        f"for (int d_ = 16; d_ > 0; d_ >>= 1) {acc} = {step};",
+        f"for (int d_ = 16; d_ > 0; d_ >>= 1) {step}",
         f"if ((threadIdx.x & 31) == 0) {smem}[threadIdx.x >> 5] = {acc};",
         "__syncthreads();",
         "if (threadIdx.x < 32) {",
         f"    {acc} = threadIdx.x < (blockDim.x >> 5) ? {smem}[threadIdx.x] : {ident};",
-        f"    for (int d_ = 16; d_ > 0; d_ >>= 1) {acc} = {step};",
+        f"    for (int d_ = 16; d_ > 0; d_ >>= 1) {step}",
         "}",
     ]
 
@@ -129,7 +132,8 @@ def reduce_kernels(node, cx, red_op):
         f"        {a} acc_ = {ident};",
         "        for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {",
         *[f"            {s}" for s in stmts],
-        f"            acc_ = {combine.format('acc_', convert(value, val_dt, acc_dt))};",
+        f"            const {a} v_ = {convert(value, val_dt, acc_dt)};",
+        f"            acc_ = {combine.format('acc_', 'v_')};",
         "        }",
         *[f"        {s}" for s in block_combine("acc_", acc_dt, ident, combine, "smem_")],
         "        if (threadIdx.x == 0) {",
@@ -148,7 +152,10 @@ def reduce_kernels(node, cx, red_op):
         "    for (int64_t o = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; o < n_keep;",
         "         o += (int64_t)blockDim.x * gridDim.x) {",
         f"        {a} acc_ = {ident};",
-        f"        for (int64_t s = 0; s < nsplit; s++) acc_ = {combine.format('acc_', 'partial[o * nsplit + s]')};",
+        "        for (int64_t s = 0; s < nsplit; s++) {",
+        f"            const {a} v_ = partial[o * nsplit + s];",
+        f"            acc_ = {combine.format('acc_', 'v_')};",
+        "        }",
         f"        out[o] = {convert('acc_', acc_dt, out_dt)};",
         "    }",
         "}",

@@ -15,7 +15,7 @@ import types as _types
 
 from aotgraph.scan.api import ScanUntil, foldl, foldr, map, reduce, scan, scan_until, until
 from aotgraph.scan.inner import inner_function_graph, replace_inner_graph
-from aotgraph.scan.rewrite import keep_last_values, optimize_scan_bodies, optimize_scans
+from aotgraph.scan.rewrite import keep_last_values
 
 __all__ = [
     "ScanUntil",
@@ -24,8 +24,6 @@ __all__ = [
     "inner_function_graph",
     "keep_last_values",
     "map",
-    "optimize_scan_bodies",
-    "optimize_scans",
     "reduce",
     "replace_inner_graph",
     "scan",

@@ -1,11 +1,10 @@
-"""Graph rewrites of scan nodes, for the optimizer pipeline.
+"""Graph rewrites of scan nodes (bodies are optimized by the pipeline's
+``scan_bodies`` pass, :mod:`aotgraph.opt.scan_bodies`).
 
-- :func:`optimize_scan_bodies`: optimize each loop's body as its own graph;
-- :func:`keep_last_values`: a loop output read only as ``out[-1]`` keeps only
-  its last value instead of the full history (Theano's ``scan_save_mem``).
-
-Both map a list of root variables to equivalent roots, like the passes of
-:mod:`aotgraph.opt.pipeline`; :func:`optimize_scans` runs both.
+:func:`keep_last_values`: a loop output read only as ``out[-1]`` keeps only
+its last value instead of the full history (Theano's ``scan_save_mem``).
+It maps a list of root variables to equivalent roots, like the passes of
+:mod:`aotgraph.opt.pipeline`.
 """
 
 from __future__ import annotations
@@ -13,30 +12,6 @@ from __future__ import annotations
 from aotgraph.graph import clients, toposort
 from aotgraph.ops.base import apply_op, rebuild_node
 from aotgraph.ops.scan import Layout
-from aotgraph.scan.inner import inner_function_graph, replace_inner_graph
-
-
-def optimize_scan_bodies(roots, optimize=None):
-    """``roots`` (a list of variables) with the body of every scan node
-    rewritten by ``optimize`` (a FunctionGraph -> FunctionGraph function,
-    default :func:`aotgraph.opt.optimize_graph`, which reaches nested loops
-    through this same function when the pipeline calls it).  Usable as an
-    optimizer pass: ``optimize_scan_bodies(fgraph.all_outputs())``."""
-    if optimize is None:
-        from aotgraph.opt import optimize_graph as optimize
-    mapping = {}
-    for node in toposort(roots):
-        inputs = [mapping.get(v.uid, v) for v in node.inputs]
-        if node.op.name == "scan":
-            body = optimize(inner_function_graph(node.op))
-            op = replace_inner_graph(node.op, body)
-            new = apply_op("scan", inputs, **op.params)
-        elif any(a is not b for a, b in zip(inputs, node.inputs)):
-            new = rebuild_node(node, inputs)
-        else:
-            continue
-        mapping.update((old.uid, v) for old, v in zip(node.outputs, new.outputs))
-    return [mapping.get(v.uid, v) for v in roots]
 
 
 def _last_index(node):
@@ -60,10 +35,12 @@ def _readers_of_last(node, uses, root_ids):
     return found
 
 
-def keep_last_values(roots):
+def keep_last_values(roots, record=None, pass_name="scan_save_memory"):
     """``roots`` with every loop history that is only read as ``out[-1]``
     stored as its last value alone (no history buffer).  A loop that runs 0
-    steps then yields the initial state where ``out[-1]`` would have raised."""
+    steps then yields the initial state where ``out[-1]`` would have raised.
+    With an :class:`~aotgraph.opt.record.OptRecord`, each change is noted
+    (so it plugs into the pipeline as ``(pass_name, keep_last_values)``)."""
     uses, root_ids = clients(roots), {v.uid for v in roots}
     mapping = {}
     for node in toposort(roots):
@@ -80,6 +57,8 @@ def keep_last_values(roots):
             params["nits"] = tuple("last" if n_states + m in found else store
                                    for m, store in enumerate(lay.nits))
             new = apply_op("scan", inputs, **params)
+            if record is not None:
+                record.note_fired(pass_name, "keep_last_values", f"outputs {sorted(found)}")
             for k, readers in found.items():
                 mapping.update((r.outputs[0].uid, new.outputs[k]) for r in readers)
         elif any(a is not b for a, b in zip(inputs, node.inputs)):
@@ -89,7 +68,3 @@ def keep_last_values(roots):
         mapping.update((old.uid, v) for old, v in zip(node.outputs, new.outputs))
     return [mapping.get(v.uid, v) for v in roots]
 
-
-def optimize_scans(roots, optimize=None):
-    """:func:`optimize_scan_bodies` then :func:`keep_last_values`."""
-    return keep_last_values(optimize_scan_bodies(roots, optimize))

@@ -48,13 +48,19 @@ def infer(model, x, workers, chunk):
     import dask.array as da
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         start = time.perf_counter()
         blocks = da.from_array(x, chunks=(chunk, 64))
         labels = blocks.map_blocks(model.predict, drop_axis=1, dtype="int64").compute()
-        print(f"map_blocks: {len(x)} rows in {blocks.numblocks[0]} partitions on {workers} "
-              f"workers: {time.perf_counter() - start:.2f} s")
+        print(
+            f"map_blocks: {len(x)} rows in {blocks.numblocks[0]} partitions on {workers} "
+            f"workers: {time.perf_counter() - start:.2f} s"
+        )
         parts = client.scatter([x[i : i + chunk] for i in range(0, len(x), chunk)])
         futures = client.map(model.predict, parts)
         mapped = np.concatenate(client.gather(futures))

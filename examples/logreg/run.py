@@ -56,8 +56,10 @@ def compile_module(out_dir):
 
 def train(model, x, y, epochs, batch=32, lr=0.5):
     for epoch in range(epochs):
-        costs = [float(model.train_step(x[i : i + batch], y[i : i + batch], np.float32(lr)))
-                 for i in range(0, len(x), batch)]
+        costs = [
+            float(model.train_step(x[i : i + batch], y[i : i + batch], np.float32(lr)))
+            for i in range(0, len(x), batch)
+        ]
         print(f"epoch {epoch + 1}: mean cost {np.mean(costs):.4f}")
 
 
@@ -67,8 +69,14 @@ def predict_deployed(out_dir, weights, x):
         x_path = os.path.join(tmp, "x.npy")
         np.save(x_path, x)
         env = dict(os.environ, PYTHONPATH=out_dir)
-        run = subprocess.run([sys.executable, "-c", DEPLOYED, weights, x_path], env=env,
-                             cwd=tmp, check=True, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-c", DEPLOYED, weights, x_path],
+            env=env,
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     result = json.loads(run.stdout)
     return np.array(result["labels"]), result["aotgraph_imported"]
 

@@ -47,7 +47,15 @@ def numpy_integrate(y, theta, dt, n_steps, method):
 def build(out_dir):
     """Compile the spec into ``out_dir``; returns the seconds it took."""
     start = time.perf_counter()
-    cmd = [sys.executable, "-m", "aotgraph", "compile", os.path.join(HERE, "spec.py"), "-o", out_dir]
+    cmd = [
+        sys.executable,
+        "-m",
+        "aotgraph",
+        "compile",
+        os.path.join(HERE, "spec.py"),
+        "-o",
+        out_dir,
+    ]
     subprocess.run(cmd, check=True)
     return time.perf_counter() - start
 
@@ -76,14 +84,21 @@ def main(argv=None):
         start = time.perf_counter()
         path = getattr(ode, method)(Y0, THETA, args.dt, args.steps)
         took = time.perf_counter() - start
-        errors[method] = float(np.abs(path - numpy_integrate(Y0, THETA, args.dt, args.steps, method)).max())
-        print(f"{method}: {args.steps} steps in {took * 1e3:.2f} ms, max |compiled - numpy| = "
-              f"{errors[method]:.2e}")
+        errors[method] = float(
+            np.abs(path - numpy_integrate(Y0, THETA, args.dt, args.steps, method)).max()
+        )
+        print(
+            f"{method}: {args.steps} steps in {took * 1e3:.2f} ms, max |compiled - numpy| = "
+            f"{errors[method]:.2e}"
+        )
     prey, grad = ode.prey_sensitivity(Y0, THETA, args.dt, args.steps)
     fd = finite_difference(
-        lambda th: numpy_integrate(Y0, th, args.dt, args.steps, "rk4")[-1, :, 0].mean(), THETA)
-    print(f"mean final prey {float(prey):.4f}; d/dtheta compiled {np.round(grad, 4)}, "
-          f"finite differences {np.round(fd, 4)}")
+        lambda th: numpy_integrate(Y0, th, args.dt, args.steps, "rk4")[-1, :, 0].mean(), THETA
+    )
+    print(
+        f"mean final prey {float(prey):.4f}; d/dtheta compiled {np.round(grad, 4)}, "
+        f"finite differences {np.round(fd, 4)}"
+    )
     return errors, grad, fd
 
 

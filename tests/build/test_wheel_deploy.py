@@ -43,7 +43,12 @@ def wheels(tmp_path_factory):
     """The aotgraph wheel, then the downstream wheel built twice, two ways."""
     tmp = tmp_path_factory.mktemp("wheels")
     links = tmp / "links"
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", REPO, "-w", str(links)])
+    # Build aotgraph from a copy: setuptools leaves build/ in the source tree,
+    # and stale files there would leak into later wheels.
+    repo_copy = tmp / "aotgraph_src"
+    shutil.copytree(REPO, repo_copy, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "__pycache__", ".hypothesis", ".tox", "examples"))
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(repo_copy), "-w", str(links)])
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000", PIP_FIND_LINKS=str(links))
     built = []
     for i, how in enumerate(("pip", "build")):

@@ -30,7 +30,7 @@ DOCS = os.path.join(ROOT, "docs")
 FENCE = re.compile(r"^(?:<!-- (file|skip): ?(.*?) -->\n)?```(\w*)\n(.*?)^```$", re.M | re.S)
 RUNNABLE = ("python", "sh")
 
-DRIVER = r'''
+DRIVER = r"""
 import doctest, json, os, subprocess, sys
 blocks = json.load(open(sys.argv[1]))
 ns = {"__name__": "__docs__"}
@@ -50,18 +50,23 @@ for b in blocks:
     elif b["text"].lstrip().startswith(">>>"):
         test = doctest.DocTestParser().get_doctest(b["text"], ns, where, b["file"], b["line"])
         runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-        if runner.run(test, clear_globs=False).failed:
+        failed = runner.run(test, clear_globs=False).failed
+        ns.update(test.globs)  # DocTest runs in a copy of the namespace
+        if failed:
             sys.exit(f"{where}: doctest failed")
     else:
         exec(compile(b["text"], where, "exec"), ns)
-'''
+"""
 
 
 def shell_commands(text):
     """The commands of a sh block: ``\\`` joins lines; comments are dropped."""
     joined = text.replace("\\\n", " ")
-    return [line.strip() for line in joined.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
+    return [
+        line.strip()
+        for line in joined.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
 
 
 def fenced_blocks(path):
@@ -82,7 +87,9 @@ def runnable_blocks(path):
         elif marker == "skip" or lang not in RUNNABLE:
             continue
         elif lang == "sh":
-            blocks.append({"kind": "sh", "commands": shell_commands(text), "file": rel, "line": line})
+            blocks.append(
+                {"kind": "sh", "commands": shell_commands(text), "file": rel, "line": line}
+            )
         else:
             blocks.append({"kind": "python", "text": text, "file": rel, "line": line})
     return blocks
@@ -101,8 +108,9 @@ def readme_blocks():
         steps = [s.strip() for s in line.strip().split("&&")]
         keep = [s for s in steps if not re.match(r"python -m (pip install|pytest)", s)]
         if keep:
-            blocks.append({"kind": "sh", "commands": [" && ".join(keep)], "file": "README.md",
-                           "line": i})
+            blocks.append(
+                {"kind": "sh", "commands": [" && ".join(keep)], "file": "README.md", "line": i}
+            )
     return blocks + runnable_blocks(path)
 
 
@@ -110,9 +118,17 @@ def run_blocks(blocks, tmp_path, timeout=900):
     os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
     (tmp_path / "blocks.json").write_text(json.dumps(blocks))
     (tmp_path / "driver.py").write_text(DRIVER)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
-    run = subprocess.run([sys.executable, "driver.py", "blocks.json"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=timeout)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    )
+    run = subprocess.run(
+        [sys.executable, "driver.py", "blocks.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert run.returncode == 0, f"{run.stdout[-6000:]}\n{run.stderr[-6000:]}"
     return run.stdout
 

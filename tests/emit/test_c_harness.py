@@ -197,7 +197,9 @@ class CompiledFunction:
         return np.array(view, copy=True)
 
 
-COMPILE_ARGS = ["-fopenmp", "-fno-math-errno", "-std=gnu11",
+# -fno-wrapv: Python's own CFLAGS carry -fwrapv, the real builds do not;
+# the kernels must not rely on signed overflow wrapping.
+COMPILE_ARGS = ["-fno-wrapv", "-fopenmp", "-fno-math-errno", "-std=gnu11",
                 "-Werror=incompatible-pointer-types", "-Werror=implicit-function-declaration",
                 "-Werror=int-conversion"]
 

@@ -68,10 +68,12 @@ def test_logreg_train_step_is_one_sgd_step(tmp_path, clean_path):
     expected = -np.log(p[np.arange(16), y]).mean() + 1e-4 * (W0.astype("float64") ** 2).sum()
     np.testing.assert_allclose(cost, expected, rtol=1e-5)
     g_logits = (p - onehot) / 16
-    np.testing.assert_allclose(model.shared["W"].get_value(),
-                               W0 - 0.1 * (x.T @ g_logits + 2e-4 * W0), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(model.shared["b"].get_value(), b0 - 0.1 * g_logits.sum(0),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        model.shared["W"].get_value(), W0 - 0.1 * (x.T @ g_logits + 2e-4 * W0), rtol=1e-4, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        model.shared["b"].get_value(), b0 - 0.1 * g_logits.sum(0), rtol=1e-4, atol=1e-6
+    )
 
 
 DEPLOY_MLP = """
@@ -90,8 +92,14 @@ def test_mlp_trains_then_runs_deployed(tmp_path, clean_path):
     assert accuracy > 0.8
     weights = tmp_path / "w.npz"
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", DEPLOY_MLP, str(weights)], env=env,
-                         cwd=tmp_path, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", DEPLOY_MLP, str(weights)],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     got = json.loads(out.stdout)
     x = np.array(got["x"])
     with np.load(weights) as w:
@@ -116,8 +124,9 @@ def test_ode_matches_numpy_integration(tmp_path, clean_path):
     y = run.Y0.copy()
     for _ in range(120):
         a, b, c, d = run.THETA
-        y = y + 0.02 * np.stack([a * y[:, 0] - b * y[:, 0] * y[:, 1],
-                                 c * y[:, 0] * y[:, 1] - d * y[:, 1]], axis=1)
+        y = y + 0.02 * np.stack(
+            [a * y[:, 0] - b * y[:, 0] * y[:, 1], c * y[:, 0] * y[:, 1] - d * y[:, 1]], axis=1
+        )
     np.testing.assert_allclose(ode.euler(run.Y0, run.THETA, 0.02, 120)[-1], y, rtol=1e-12)
     assert errors["rk4"] < 1e-10
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-6)

@@ -45,10 +45,6 @@ def _cases(mod):
     xf, h0f = at.ftensor3("xf"), at.fmatrix("h0f")
     Wf, Uf, bf = at.fmatrix("Wf"), at.fmatrix("Uf"), at.fvector("bf")
     mod.function("rnn32", [xf, h0f, Wf, Uf, bf], rnn(xf, h0f, Wf, Uf, bf))
-    from aotgraph.scan import optimize_scan_bodies
-
-    (optimized,) = optimize_scan_bodies([rnn(xf, h0f, Wf, Uf, bf)])
-    mod.function("rnn32_optimized_body", [xf, h0f, Wf, Uf, bf], optimized)
     xs, h0, W, U, b = at.dtensor3("x"), at.dmatrix("h0"), at.dmatrix("W"), at.dmatrix("U"), at.dvector("b")
     cost = (rnn(xs, h0, W, U, b) ** 2).sum()
     mod.function("rnn_grad", [xs, h0, W, U, b], ag.grad(cost, [xs, h0, W, U, b]))
@@ -158,7 +154,6 @@ def test_rnn_forward_float32(compiled):
     assert got.dtype == np.float32
     want = np_rnn(*[a.astype(np.float64) for a in args])
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(compiled.rnn32_optimized_body(*args), want, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError):
         compiled.rnn32(args[0], args[1][:, :2], *args[2:])
 

@@ -108,16 +108,18 @@ def test_mitsot_initial_rows_checked_at_run_time():
         out.eval({x0: [1.0, 2.0]})
 
 
-def test_optimized_bodies_compute_the_same():
-    from aotgraph.scan import optimize_scan_bodies
+def test_the_pipeline_optimizes_bodies_and_values_stay():
+    from aotgraph.fgraph import make_function_graph
+    from aotgraph.opt import optimize_graph
 
     (x, h0, W), hs = rnn_node()
     total, _ = ag.reduce(lambda v, a: a + at.log(1 + at.exp(v)), x.sum(axis=1), at.constant(0.0))
-    roots = optimize_scan_bodies([hs, total])
-    body = decode_inner(roots[1].owner.op["inner"])
+    fg = optimize_graph(make_function_graph("f", [x, h0, W], [hs, total]))
+    loops = [n for n in toposort(fg.outputs) if n.op.name == "scan"]
+    body = decode_inner(loops[-1].op["inner"])
     names = [n.op.name for n in toposort(list(body.outputs), stop=list(body.inputs))]
-    assert "log" not in names and "exp" not in names  # rewritten (softplus / fused)
-    f = ag.function([x, h0, W], roots, target="py", optimize=False)
+    assert "log" not in names and "exp" not in names  # rewritten inside the body
+    f = ag.function([x, h0, W], [hs, total], target="py")
     xs, h0v, wv = np.random.default_rng(0).normal(size=(4, 2)), np.ones(2), np.eye(2)
     got_hs, got_total = f(xs, h0v, wv)
     h, want = h0v, []
