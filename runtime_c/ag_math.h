@@ -26,9 +26,8 @@
  * Compile flags assumed:
  *   required   -O3 -fno-math-errno
  *              (gcc 12's -O2 cost model vectorizes none of these loops;
- *               -fno-math-errno
- *               makes sqrt, used by ag_erf/ag_erfc, a plain instruction:
- *               without it those two loops do not vectorize)
+ *               -fno-math-errno makes sqrt, used by ag_erf/ag_erfc, a plain
+ *               instruction: without it those two loops do not vectorize)
  *   optional   -mavx2 -mfma (or -march=...): wider vectors; FMA contraction
  *              (gcc's default -ffp-contract=fast in GNU C mode) only makes the
  *              results more accurate, and the bounds below hold either way.

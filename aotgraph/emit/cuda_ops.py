@@ -11,8 +11,8 @@ C emitters (host-side metadata only), and so do the view ops
 neither table are CPU-only for now (:func:`cuda_support`).
 
 :func:`kernel_source` assembles the kernels of a list of nodes into the
-one translation unit NVRTC compiles; :func:`emulation_source` is the same
-text for the CPU emulation (runtime_c/ag_cuda_emul.h) plus its launch
+one translation unit NVRTC compiles; :func:`emulation_sources` gives the
+same text for the CPU emulation (runtime_c/ag_cuda_emul.h) plus its launch
 table.
 
 >>> sorted(k for k in ("add", "sum", "softmax", "gemm") if k in CUDA_OPS)
@@ -101,15 +101,22 @@ def kernel_source(kernels) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def emulation_source(kernels) -> str:
-    """The same kernels as a C++ unit for the CPU emulation, with the
-    launch table ag_cuda_emul.h looks kernels up in."""
+def emulation_sources(kernels, parts=1):
+    """The same kernels as C++ units for the CPU emulation: ``parts``
+    units of kernels (compile them in parallel) and, first, the unit with
+    the emulation runtime and the launch table ag_cuda_emul.h reads."""
+    groups = [kernels[i::parts] for i in range(parts)]
+    units = []
+    for group in groups:
+        tramps = "\n".join(emu_trampoline(k).replace("static void", "void", 1) for k in group)
+        units.append("\n\n".join(['#include "ag_cuda_emul.h"', kernel_source(group), tramps]) + "\n")
+    decls = "\n".join(f"void {k.name}_emu(void **a);" for k in kernels)
     table = ",\n".join(f'    {{"{k.name}", {k.name}_emu}}' for k in kernels) or '    {"", 0}'
-    return "\n\n".join([
+    head = "\n\n".join([
         "#define AG_CU_EMU_IMPLEMENT 1",
         '#include "ag_cuda_emul.h"',
-        kernel_source(kernels),
-        "\n".join(emu_trampoline(k) for k in kernels),
+        decls,
         f'extern "C" const ag_cu_emu_kernel ag_cu_emu_table[] = {{\n{table}\n}};',
         f'extern "C" const int ag_cu_emu_count = {len(kernels)};',
     ]) + "\n"
+    return [head] + units

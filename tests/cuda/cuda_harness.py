@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from aotgraph.emit.c_common import CTYPE
 from aotgraph.emit.c_ops import C_PREAMBLE
-from aotgraph.emit.cuda_ops import CUDA_OPS, CUDA_VIEW_OPS, emulation_source, kernel_source
+from aotgraph.emit.cuda_ops import CUDA_OPS, CUDA_VIEW_OPS, emulation_sources, kernel_source
 from aotgraph.graph import Constant, SharedVariable, toposort
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -129,24 +130,27 @@ def build(graphs: dict, tmpdir):
     names = sorted(graphs)
     cname = {n: f"agcu_{i}" for i, n in enumerate(names)}
     kernels = [k for n in names for k in graphs[n].kernels(cname[n])]
-    with open(os.path.join(tmpdir, "kernels.cpp"), "w") as f:
-        f.write(emulation_source(kernels))
+    units = emulation_sources(kernels, parts=2)
+    for i, text in enumerate(units):
+        with open(os.path.join(tmpdir, f"kernels{i}.cpp"), "w") as f:
+            f.write(text)
     host = C_PREAMBLE + '#include "ag_cuda.h"\n#define AG_CU_IMAGE ((ag_cu_image *)0)\n\n'
     host += "\n\n".join(graphs[n].host_function(cname[n]) for n in names)
     with open(os.path.join(tmpdir, "host.c"), "w") as f:
         f.write(host)
     common = ["-O1", "-fPIC", "-fno-math-errno", f"-I{RUNTIME}", *EMU_DEFINES]
-    _run(["g++", "-std=c++17", "-pthread", "-c", "kernels.cpp", "-o", "kernels.o", *common,
-          "-Wall", "-Wno-unused-function", "-Wno-unused-variable"], tmpdir)
-    runtime = [os.path.join(RUNTIME, f) for f in ("ag_runtime.c", "ag_workspace.c", "ag_threads.c")]
-    _run(["gcc", "-std=gnu11", "-c", "host.c", "-o", "host.o", *common,
-          "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types"], tmpdir)
-    objs = []
-    for i, src in enumerate(runtime):
-        _run(["gcc", "-std=gnu11", "-c", src, "-o", f"rt{i}.o", *common], tmpdir)
-        objs.append(f"rt{i}.o")
-    _run(["g++", "-shared", "-pthread", "kernels.o", "host.o", *objs, "-o", "libemu.so", "-lm"],
-         tmpdir)
+    cxx = ["g++", "-std=c++17", "-pthread", *common, "-Wall", "-Wno-unused-function",
+           "-Wno-unused-variable"]
+    cc = ["gcc", "-std=gnu11", *common, "-Werror=implicit-function-declaration",
+          "-Werror=incompatible-pointer-types"]
+    jobs = [cxx + ["-c", f"kernels{i}.cpp", "-o", f"kernels{i}.o"] for i in range(len(units))]
+    jobs.append(cc + ["-c", "host.c", "-o", "host.o"])
+    runtime = ("ag_runtime.c", "ag_workspace.c", "ag_threads.c")
+    jobs += [cc + ["-c", os.path.join(RUNTIME, f), "-o", f"rt{i}.o"] for i, f in enumerate(runtime)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(lambda cmd: _run(cmd, tmpdir), jobs))
+    objs = [cmd[-1] for cmd in jobs]
+    _run(["g++", "-shared", "-pthread", *objs, "-o", "libemu.so", "-lm"], tmpdir)
     ffi = cffi.FFI()
     ffi.cdef(CDEF + "".join(
         f"int {cname[n]}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err);\n" for n in names))

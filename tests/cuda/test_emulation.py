@@ -70,7 +70,7 @@ def test_elementwise_any_shape_and_layout(built, rows, cols, seed, transposed):
     assert_same(fns["hyp_add"](a, b)[0], reference(ins, outs, (a, b))[0], rtol=1e-6, atol=1e-6)
 
 
-@given(st.integers(1, 40), st.integers(0, 700), st.integers(0, 2**16))
+@given(st.integers(1, 5), st.integers(0, 400), st.integers(0, 2**16))
 def test_reductions_and_softmax_any_shape(built, rows, cols, seed):
     fns, extra = built
     a = _matrix(cols, rows, seed)
