@@ -35,12 +35,12 @@ _LAZY = {
     "Lop": "aotgraph.gradient",
     "gradient": None,
     "printing": None,
-    "scan": "aotgraph.scan",
-    "scan_until": "aotgraph.scan",
-    "map": "aotgraph.scan",
-    "reduce": "aotgraph.scan",
-    "foldl": "aotgraph.scan",
-    "foldr": "aotgraph.scan",
+    "scan": "aotgraph.loops",
+    "scan_until": "aotgraph.loops",
+    "map": "aotgraph.loops",
+    "reduce": "aotgraph.loops",
+    "foldl": "aotgraph.loops",
+    "foldr": "aotgraph.loops",
     "Module": "aotgraph.module",
 }
 

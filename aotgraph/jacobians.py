@@ -58,7 +58,7 @@ def _jacobian_rows_unrolled(expression, wrt_list, consider_constant, disconnecte
 
 def _jacobian_rows_by_scan(expression, wrt_list, consider_constant, disconnected_inputs):
     from aotgraph.ops.elemwise import cast, elementwise
-    from aotgraph.scan import scan
+    from aotgraph.loops import scan
     from aotgraph.tensor.shape import arange
 
     rows = arange(expression.shape[0])

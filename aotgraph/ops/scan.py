@@ -519,7 +519,7 @@ def _scan_impl(op, *arrays):
 
 
 def _scan_vjp(node, out_grads):
-    from aotgraph.scan.grad import scan_vjp
+    from aotgraph.loops.grad import scan_vjp
 
     return scan_vjp(node, out_grads)
 

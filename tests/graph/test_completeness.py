@@ -18,7 +18,7 @@ from aotgraph.ops.base import CATEGORY_SETS, OPS
 # which other tests ran first.
 for _info in pkgutil.iter_modules(aotgraph.ops.__path__, "aotgraph.ops."):
     importlib.import_module(_info.name)
-for _name in ("aotgraph.gradient", "aotgraph.opt.ops", "aotgraph.scan"):
+for _name in ("aotgraph.gradient", "aotgraph.opt.ops", "aotgraph.loops"):
     if importlib.util.find_spec(_name) is not None:
         importlib.import_module(_name)
 

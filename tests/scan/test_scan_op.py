@@ -11,7 +11,7 @@ import aotgraph.tensor as at
 from aotgraph.graph import toposort
 from aotgraph.ops.base import Op, apply_op
 from aotgraph.ops.scan import Layout, decode_inner
-from aotgraph.scan import inner_function_graph, replace_inner_graph
+from aotgraph.loops import inner_function_graph, replace_inner_graph
 
 
 def rnn_node():
@@ -131,7 +131,7 @@ def test_the_pipeline_optimizes_bodies_and_values_stay():
 
 
 def test_histories_read_only_at_the_end_keep_only_the_last_value():
-    from aotgraph.scan import keep_last_values
+    from aotgraph.loops import keep_last_values
 
     A, k = at.dvector("A"), at.lscalar("k")
     powers, _ = ag.scan(lambda prior, A: prior * A, outputs_info=at.ones_like(A),

@@ -14,7 +14,7 @@ from aotgraph.errors import AotgraphTypeError, ShapeError
 from aotgraph.graph import Constant, SharedVariable, Variable, clone_replace, trace_str
 from aotgraph.ops.base import apply_op
 from aotgraph.ops.scan import make_scan_op
-from aotgraph.scan.inner import build_body
+from aotgraph.loops.inner import build_body
 from aotgraph.tensor.basic import as_tensor
 from aotgraph.types import TensorType, is_discrete
 

@@ -23,7 +23,7 @@ import numpy as np
 from aotgraph.graph import Constant, Variable, clone_replace
 from aotgraph.ops.base import apply_op
 from aotgraph.ops.scan import Layout, SeqSpec, decode_inner, make_scan_op
-from aotgraph.scan.inner import build_body
+from aotgraph.loops.inner import build_body
 from aotgraph.types import is_discrete
 
 
