@@ -98,6 +98,10 @@ def compile_in_process(fgraph, target="cpu", allow_input_downcast=False, options
     from aotgraph.function import Function
     from aotgraph.ir import _name_shared, dump_ir, load_ir, module_to_ir
 
+    if target == "cuda":
+        from aotgraph.build.cuda import compile_cuda_in_process
+
+        return compile_cuda_in_process(fgraph, allow_input_downcast)
     if target != "cpu":
         raise BuildError(f"function: target {target!r} is not available yet; use 'cpu' or 'py'")
     fname = fgraph.name if _IDENT.match(fgraph.name or "") else "function"

@@ -266,3 +266,148 @@ def image_c_source(symbol: str, module_name: str, binaries: CudaBinaries) -> str
     lines.append(f"ag_cu_image {symbol} = {{\"{module_name}\", {len(sms)}, {symbol}_sms, "
                  f"{symbol}_cubins, {symbol}_sizes, {symbol}_ptx, {binaries.ptx_sm}, 0}};")
     return "\n".join(lines) + "\n"
+
+
+# --- in-process cuda functions (ag.function(..., target="cuda")) ------------------
+
+_HOST_PRELUDE = '#include "ag_cuda.h"\n#define AG_CU_IMAGE (&ag_cu_image_main)\nextern ag_cu_image ag_cu_image_main;\n'
+_LOADED = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def emulation_requested() -> bool:
+    """``$AOTGRAPH_CUDA_EMULATION=1`` runs cuda functions through the CPU
+    emulation (runtime_c/ag_cuda_emul.h) instead of the driver: slow, for tests."""
+    return os.environ.get("AOTGRAPH_CUDA_EMULATION", "") not in ("", "0")
+
+
+def compile_cuda_in_process(fgraph, allow_input_downcast=False, compiler="nvrtc"):
+    """A :class:`~aotgraph.function.Function` running ``fgraph`` on the GPU.
+
+    Kernels are compiled at once (NVRTC + ptxas, or the emulation); the
+    driver is opened at the first call, which raises RuntimeError naming
+    what is missing when there is no driver or GPU."""
+    from aotgraph.emit.cuda_function import emit_cuda_function, unsupported
+    from aotgraph.function import Function
+    from aotgraph.ir import dump_ir, load_ir, module_to_ir
+
+    doc, blobs = module_to_ir("_agcuda", {"function": fgraph}, {}, embed_shared=False)
+    ir = load_ir(dump_ir(doc), blobs, verify_blobs=False)
+    fir = ir.functions["function"]
+    problems = unsupported(fir)
+    if problems:
+        raise BuildError(f"function {fgraph.name}: cannot compile for target 'cuda': "
+                         + "; ".join(problems) + " (use target='cpu')")
+    host, kernels = emit_cuda_function("ag_cuda_entry", fir, ir)
+    lib, ffi = _build_library(host, kernels, compiler)
+    runner = _CudaRunner(lib, ffi, fir, fgraph.name)
+    fn = Function(fgraph, "cuda", allow_input_downcast, backend=runner)
+    return fn
+
+
+def _build_library(host, kernels, compiler):
+    from aotgraph.build.compiler import compiler_command
+    from aotgraph.build.package import runtime_c_dir
+    from aotgraph.emit.c_ops import C_PREAMBLE
+    from aotgraph.emit.cuda_function import HOST_HELPERS
+    from aotgraph.emit.cuda_ops import emulation_sources, kernel_source
+
+    emulate = emulation_requested()
+    rt = runtime_c_dir()
+    sources = {"host.c": C_PREAMBLE + _HOST_PRELUDE + HOST_HELPERS + host}
+    if emulate:
+        units = emulation_sources(kernels, parts=1)
+        sources.update({f"kernels{i}.cpp": u for i, u in enumerate(units)})
+        sources["image.c"] = '#include "ag_cuda.h"\nag_cu_image ag_cu_image_main = {"emulation", 0, 0, 0, 0, 0, 0, 0};\n'
+    else:
+        with open(os.path.join(rt, "ag_cuda.h"), encoding="utf-8") as f:
+            binaries = compile_cuda(kernel_source(kernels), {"ag_cuda.h": f.read()}, compiler=compiler)
+        sources["image.c"] = image_c_source("ag_cu_image_main", "ag.function", binaries)
+    key = hashlib.sha256(repr((sorted(sources.items()), emulate)).encode()).hexdigest()[:24]
+    with _LOADED_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        tmp = tempfile.mkdtemp(prefix="aotgraph-cudafn-")
+        for name, text in sources.items():
+            with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        cc = compiler_command()
+        flags = ["-O2", "-fPIC", "-fno-math-errno", f"-I{rt}"]
+        objs = []
+        runtime = ["ag_runtime.c", "ag_workspace.c", "ag_threads.c"]
+        runtime += [] if emulate else ["ag_cuda.c"]
+        c_files = ["host.c", "image.c"] + [os.path.join(rt, r) for r in runtime]
+        for i, src in enumerate(c_files):
+            _run_in(cc + ["-std=gnu11", *flags, "-c", src, "-o", f"c{i}.o"], tmp, f"cc {src}")
+            objs.append(f"c{i}.o")
+        link = cc + ["-shared"]
+        if emulate:
+            for name in sorted(n for n in sources if n.endswith(".cpp")):
+                obj = name[:-4] + ".o"
+                _run_in(["g++", "-std=c++17", "-pthread", *flags, "-c", name, "-o", obj],
+                        tmp, "g++ (CUDA emulation)")
+                objs.append(obj)
+            link = ["g++", "-shared", "-pthread"]
+        _run_in(link + objs + ["-o", "libagcuda.so", "-ldl", "-lm", "-lpthread"], tmp, "link")
+        import cffi
+
+        ffi = cffi.FFI()
+        ffi.cdef(_CDEF)
+        lib = ffi.dlopen(os.path.join(tmp, "libagcuda.so"))
+        _LOADED[key] = (lib, ffi)
+        return lib, ffi
+
+
+_CDEF = """
+typedef struct ag_buffer { void *data; int32_t dtype; int32_t ndim;
+    int64_t shape[16]; int64_t strides[16]; } ag_buffer;
+typedef struct ag_error { int32_t code; char message[512]; } ag_error;
+int ag_cuda_entry(ag_buffer *io, ag_error *err);
+void ag_free(void *p);
+"""
+_ERRORS = {1: ValueError, 2: IndexError, 3: TypeError, 4: MemoryError, 5: RuntimeError}
+
+
+class _CudaRunner:
+    """Calls the entry with numpy inputs; returns numpy outputs."""
+
+    def __init__(self, lib, ffi, fir, name):
+        self.lib, self.ffi, self.fir, self.name = lib, ffi, fir, name
+
+    def __call__(self, arrays):
+        import numpy as np
+
+        from aotgraph.emit.cuda_function import DTYPE_CODE
+
+        ffi, fir = self.ffi, self.fir
+        n_in, n_out = len(fir.inputs), len(fir.outputs)
+        io = ffi.new("ag_buffer[]", max(n_in + n_out, 1))
+        keep = []
+        for i, arr in enumerate(arrays):
+            arr = np.ascontiguousarray(arr)
+            keep.append(arr)
+            io[i].data = ffi.cast("void *", arr.ctypes.data)
+            io[i].dtype = DTYPE_CODE[arr.dtype.name]
+            io[i].ndim = arr.ndim
+            for d, n in enumerate(arr.shape):
+                io[i].shape[d] = n
+        err = ffi.new("ag_error *")
+        rc = self.lib.ag_cuda_entry(io, err)
+        try:
+            if rc:
+                msg = ffi.string(err.message).decode("utf-8", "replace")
+                raise _ERRORS.get(rc, RuntimeError)(f"{self.name}: {msg}")
+            outs = [self._take(io[n_in + j], fir.vars[v]["dtype"]) for j, v in enumerate(fir.outputs)]
+        finally:
+            for j in range(n_out):
+                if io[n_in + j].data != ffi.NULL:
+                    self.lib.ag_free(io[n_in + j].data)
+        return outs[0] if fir.single_output else outs
+
+    def _take(self, b, dtype):
+        import numpy as np
+
+        shape = tuple(b.shape[d] for d in range(b.ndim))
+        n = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        data = bytes(self.ffi.buffer(b.data, n)) if n else b""
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()

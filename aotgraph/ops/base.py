@@ -57,6 +57,7 @@ class OpDef:
     categories: frozenset = field(default_factory=frozenset)
     n_inputs: int | None = None  # None: variadic
     doc: str = ""
+    label: Callable | None = None  # (op) -> short text for printing, when params are large
 
 
 def register_op(
@@ -70,6 +71,7 @@ def register_op(
     categories=(),
     n_inputs=None,
     doc="",
+    label=None,
 ):
     """Register an op record; returns it.  Names are unique."""
     if name in OPS:
@@ -87,6 +89,7 @@ def register_op(
         categories=frozenset(categories),
         n_inputs=n_inputs,
         doc=doc,
+        label=label,
     )
     OPS[name] = record
     for cat in categories:
@@ -142,6 +145,8 @@ class Op:
         return hash(self._key)
 
     def label(self) -> str:
+        if self.defn.label is not None:
+            return self.defn.label(self)
         if not self.params:
             return self.name
         inner = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

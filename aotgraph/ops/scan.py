@@ -529,5 +529,9 @@ register_op(
     infer=_scan_infer,
     impl=_scan_impl,
     vjp=_scan_vjp,
+    label=lambda op: (
+        f"scan{{{len(op['seqs'])} seqs, {len(op['states'])} states, {len(op['nits'])} outputs"
+        + (", until" if op["until"] else "") + "}"
+    ),
     doc="a loop over an inner graph (Theano's scan); params describe taps, stores and the body",
 )

@@ -57,5 +57,4 @@ final_prey = rk4_path[-1, :, 0].mean()
 mod = ag.Module("ode_lv")
 mod.function("euler", [y0, theta, dt, n_steps], integrate(euler_step))
 mod.function("rk4", [y0, theta, dt, n_steps], rk4_path)
-mod.function("prey_sensitivity", [y0, theta, dt, n_steps],
-             [final_prey, ag.grad(final_prey, theta)])
+mod.function("prey_sensitivity", [y0, theta, dt, n_steps], [final_prey, ag.grad(final_prey, theta)])
