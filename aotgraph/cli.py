@@ -22,7 +22,7 @@ import json
 import os
 import sys
 
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "cuda")
 
 
 def _parser():
@@ -35,7 +35,7 @@ def _parser():
     comp = sub.add_parser("compile", help="build the modules a spec file defines")
     comp.add_argument("spec", help="the spec file (a Python script creating ag.Module objects)")
     comp.add_argument("-o", "--output", default=".", help="directory to write packages into (default .)")
-    comp.add_argument("--target", default="cpu", help="cpu (cuda: not available yet)")
+    comp.add_argument("--target", default="cpu", help="cpu, cuda or cpu,cuda (cuda functions go to <package>.cuda)")
     comp.add_argument("--native", action="store_true", help="optimize for this CPU (-march=native; not portable)")
     comp.add_argument("--blas", default="auto", choices=("auto", "openblas", "none"),
                       help="matrix products: scipy-openblas32 when installed (auto), required (openblas), "
@@ -108,7 +108,13 @@ def _compile(args) -> int:
             print(f"built {lib.archive} and {lib.header} (link with {' '.join(lib.link_flags)})")
         return 0
     for module in modules:
-        print(f"built {build_module(module, args.output, options, verbose=args.verbose)}")
+        pkg = build_module(module, args.output, options, verbose=args.verbose)
+        if "cuda" in targets:  # the CUDA part: pkg/cuda.py (aotgraph/build/cuda.py)
+            from aotgraph.build.cuda import build_cuda_package_part
+
+            for fname, why in sorted(build_cuda_package_part(module, pkg).items()):
+                print(f"aotgraph: {module.name}.{fname}: cpu only ({'; '.join(why)})")
+        print(f"built {pkg}")
     return 0
 
 
