@@ -111,7 +111,8 @@ def sanitizer_flags() -> list:
     names = sanitizer_names()
     if not names:
         return []
-    return [f"-fsanitize={','.join(names)}", "-fno-omit-frame-pointer"]
+    # -O1: the sanitizers' recommended level (builds several times faster than -O3)
+    return [f"-fsanitize={','.join(names)}", "-fno-omit-frame-pointer", "-O1"]
 
 
 def sanitizer_env(env=None) -> dict:

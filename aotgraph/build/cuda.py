@@ -35,7 +35,6 @@ from aotgraph.errors import BuildError
 #: Real architectures that get a cubin (sm_70 Volta .. sm_90 Hopper).
 CUDA_ARCHS = (70, 75, 80, 86, 89, 90)
 _INSTALL_HINT = "install them with: pip install 'aotgraph[cuda]' (or the nvidia-cuda-nvrtc-cu12 and nvidia-cuda-nvcc-cu12 wheels)"
-_NVRTC_LOCK = threading.Lock()
 
 
 @dataclass
@@ -139,7 +138,7 @@ def nvrtc_ptx(source: str, sm: int, headers=None, options=()) -> str:
     # generic integer helpers, instantiated for unsigned types on purpose.
     opts = [f"--gpu-architecture=compute_{sm}", "--std=c++17", "--fmad=true",
             "-diag-suppress=186", *options]
-    with _NVRTC_LOCK:
+    if True:  # separate programs compile concurrently (NVRTC is thread-safe)
         rc = lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"aotgraph_kernels.cu",
                                     len(headers), _strings(list(headers.values())),
                                     _strings(list(headers)))
@@ -213,11 +212,18 @@ def compile_cuda(source: str, headers=None, archs=CUDA_ARCHS, compiler="nvrtc",
         return _compile_nvcc(source, headers or {}, archs, options)
     if compiler != "nvrtc":
         raise BuildError(f"CUDA build: compiler must be 'nvrtc' or 'nvcc', got {compiler!r}")
+    from concurrent.futures import ThreadPoolExecutor
+
     out = CudaBinaries(tools=f"{nvrtc_version()} | {_tool_version(find_ptxas())}")
-    for sm in archs:
+
+    def one(sm):  # NVRTC (ctypes releases the GIL) and ptxas run per arch in parallel
         ptx = nvrtc_ptx(source, sm, headers, options)
-        out.cubins[sm] = ptxas_cubin(ptx, sm)
-        out.ptx, out.ptx_sm = ptx, sm
+        return sm, ptx, ptxas_cubin(ptx, sm)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(archs), os.cpu_count() or 1))) as pool:
+        for sm, ptx, cubin in pool.map(one, archs):
+            out.cubins[sm] = cubin
+            out.ptx, out.ptx_sm = ptx, sm
     return out
 
 

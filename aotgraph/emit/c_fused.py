@@ -97,8 +97,8 @@ def _element_acc(op, val_dt, out_dt):
                 "acc_")
     if op == "sum":
         return CTYPE[out_dt], "0", f"acc_ = ag_add_{TAG[out_dt]}(acc_, {convert('v_', val_dt, out_dt)});", "acc_"
-    if op == "prod" and val_dt in FLOATS:
-        return "double", "1", "acc_ *= (double)v_;", "acc_"
+    if op == "prod" and val_dt in FLOATS:  # own dtype: overflows to inf like numpy
+        return CTYPE[val_dt], "1", "acc_ *= v_;", "acc_"
     if op == "prod":
         return CTYPE[out_dt], "1", f"acc_ = ag_mul_{TAG[out_dt]}(acc_, {convert('v_', val_dt, out_dt)});", "acc_"
     if op in ("max", "min"):

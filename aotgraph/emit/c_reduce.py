@@ -7,8 +7,8 @@ order, and reduced axes; both groups are coalesced.  Each output element
 accumulates its reduced elements row by row over the innermost reduced
 axis.  OpenMP splits the outputs.  Float sums are pairwise with float64
 accumulation (more accurate than numpy's float32 pairwise sums), float32
-products accumulate in float64; integer sums and products wrap like
-numpy's.  max/min/argmax/argmin propagate NaN as numpy does (the first NaN
+products accumulate in their own dtype (overflowing to inf as numpy's do);
+integer sums and products wrap like numpy's.  max/min/argmax/argmin propagate NaN as numpy does (the first NaN
 wins).
 """
 
@@ -60,8 +60,8 @@ def _accumulator(op, in_dt, out_dt):
         v = convert("{x}", in_dt, out_dt).replace("{", "{{").replace("}", "}}").replace("{{x}}", "{x}")
         return (CTYPE[out_dt], "0" if op == "sum" else "1",
                 _row_loop(f"acc_ = ag_{fn}_{TAG[out_dt]}(acc_, {v});"), "acc_")
-    if op == "prod":
-        return "double", "1", _row_loop("acc_ *= (double){x};"), "acc_"
+    if op == "prod":  # in the dtype itself: float32 overflows to inf like numpy's
+        return CTYPE[in_dt], "1", _row_loop("acc_ *= {x};"), "acc_"
     if op in ("max", "min"):
         cmp = ">" if op == "max" else "<"
         ct = CTYPE[in_dt]

@@ -17,6 +17,7 @@ import os
 import sys
 
 import numpy as np
+import pytest
 from graphgen import build_recipe, recipe_code, recipe_values, recipes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -132,6 +133,7 @@ def _build_batch(batch, out_dir):
         sys.path.remove(str(out_dir))
 
 
+@pytest.mark.timeout(max(600, 3 * TOTAL))  # about 0.1-0.3 s a graph on 2 cores
 @settings(max_examples=max(1, TOTAL // BATCH))
 @given(st.lists(st.tuples(recipes(), st.integers(0, 2**32 - 1)), min_size=BATCH, max_size=BATCH))
 def test_compiled_graphs_match_the_reference(fuzz_dir, batch):

@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 ROOT = os.path.dirname(TESTS)
 SANITIZERS = os.environ.get("AOTGRAPH_SANITIZE_TEST", "address,undefined")
-GROUP = 32  # op-suite cases per built function (fewer compile units)
+GROUP = 64  # op-suite cases (or 10 fuzz graphs) per built function: fewer compile units
 FINDINGS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "SUMMARY: ")
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="gcc sanitizers on Linux only")
@@ -134,33 +134,35 @@ def test_op_suite_has_no_sanitizer_findings(sanitized, tmp_path):
 
 FUZZ_CHILD = r"""
 import ctypes, json, numpy as np
-import aotgraph as ag
-from graphgen import build_recipe, recipe_values
+from graphgen import recipe_values
 import {package} as M
 assert hasattr(ctypes.CDLL(None), "__asan_init"), "the ASan runtime is not loaded"
 batch = json.loads({batch!r})
 n = errors = 0
-for k, (recipe, seed) in enumerate(batch):
-    inputs, outputs = build_recipe(recipe)
-    vals = recipe_values(recipe, seed)
+for k in range(0, len(batch), 10):
+    values = [v for recipe, seed in batch[k:k + 10] for v in recipe_values(recipe, seed)]
     try:
-        got = getattr(M, "g%d" % k)(*vals)
+        getattr(M, "g%d" % (k // 10))(*values)
     except (ValueError, IndexError):
         errors += 1
-    n += 1
+    n += len(batch[k:k + 10])
 print("SANITIZED " + json.dumps({{"graphs": n, "errors": errors}}))
 """
 
 
 def _fuzz_module(batch):
+    """Ten graphs side by side per function (as in tests/fuzz)."""
     from graphgen import build_recipe
 
     mod = ag.Module("agsan_fuzz.m")
-    for k, (recipe, _) in enumerate(batch):
-        inputs, outputs = build_recipe(recipe)
-        mod.function(f"g{k}", inputs, outputs, on_unused_input="ignore")
-    text = json.dumps(batch)
-    return mod, FUZZ_CHILD.format(package="agsan_fuzz.m", batch=text)
+    for k in range(0, len(batch), 10):
+        ins, outs = [], []
+        for j, (recipe, _) in enumerate(batch[k:k + 10]):
+            inputs, outputs = build_recipe(recipe, prefix=f"g{j}_")
+            ins += inputs
+            outs += outputs
+        mod.function(f"g{k // 10}", ins, outs, on_unused_input="ignore")
+    return mod, FUZZ_CHILD.format(package="agsan_fuzz.m", batch=json.dumps(batch))
 
 
 def _recipes():
@@ -170,8 +172,12 @@ def _recipes():
     return recipes()
 
 
+FUZZ_GRAPHS = int(os.environ.get("AOTGRAPH_SANITIZE_FUZZ_GRAPHS", "40"))
+
+
 @settings(max_examples=1)
-@given(st.lists(st.tuples(_recipes(), st.integers(0, 2**32 - 1)), min_size=40, max_size=40))
+@given(st.lists(st.tuples(_recipes(), st.integers(0, 2**32 - 1)),
+                min_size=FUZZ_GRAPHS, max_size=FUZZ_GRAPHS))
 def test_fuzz_batch_has_no_sanitizer_findings(sanitized, tmp_path_factory, batch):
     batch = json.loads(json.dumps(batch))  # tuples -> lists, as the child sees them
     result = sanitized(_fuzz_module(batch), tmp_path_factory.mktemp("fuzz"))
