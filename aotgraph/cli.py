@@ -5,9 +5,11 @@
     python -m aotgraph compile spec.py --emit c-lib -o DIR   (C sources, header, lib<name>.a)
     python -m aotgraph info DIR_OR_SO
     python -m aotgraph inspect ...      (see python -m aotgraph inspect --help)
+    python -m aotgraph cache info|clear
 
-User errors print one short message (``--debug`` shows the traceback) and
-exit with status 1; bad command lines exit with status 2.
+Builds report their stages (optimize, emit, compile) on standard error when
+it is a terminal and ``CI`` is not set; ``-v`` also prints compiler commands.
+User errors print one short message (``--debug`` shows the traceback).
 
 >>> main(["--help"])  # doctest: +ELLIPSIS
 usage: python -m aotgraph ...
@@ -23,12 +25,19 @@ import os
 import sys
 
 TARGETS = ("cpu", "cuda")
+EXIT_CODES = """exit status:
+  0  success
+  1  error: a mistake in the spec or its use, a failed compiler run, an
+     unreadable module (one short message; --debug shows the traceback)
+  2  bad command line (unknown command or option, missing argument)"""
 
 
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m aotgraph",
         description="aotgraph: ahead-of-time compiler for symbolic tensor graphs.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,12 +53,24 @@ def _parser():
     comp.add_argument("--emit", default="module", choices=("module", "c-lib"),
                       help="module: importable Python packages (default); c-lib: C sources, a "
                            "header and a static library lib<name>.a for C programs")
-    comp.add_argument("-v", "--verbose", action="store_true", help="show the compiler command")
-    comp.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    comp.add_argument("--nan-guard", action="store_true",
+                      help="debug build: calls raise ValueError naming the first node producing "
+                           "NaN/Inf and its spec line (embeds spec paths; not for release)")
+    comp.add_argument("--profile", action="store_true",
+                      help="debug build: time each node; <module>.profile_report() prints the table")
+    comp.add_argument("-v", "--verbose", action="store_true", help="show the compiler commands")
+    comp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     info = sub.add_parser("info", help="print how a built module was built")
     info.add_argument("path", help="a built package directory or its extension (.so)")
-    info.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    info.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub.add_parser("inspect", help="show a spec's graphs before and after optimization", add_help=False)
+    cache = sub.add_parser("cache", help="show or clear the build cache")
+    cache.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    for name, text in (("info", "location, number of entries and total size"),
+                       ("clear", "remove every entry (builds running meanwhile are waited for)")):
+        action = cache_sub.add_parser(name, help=text)
+        action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -73,6 +94,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "compile":
             return _compile(args)
+        if args.command == "cache":
+            return _cache(args)
         return _info(args)
     except Exception as exc:  # noqa: BLE001 - user-facing boundary
         from aotgraph.errors import AotgraphError
@@ -83,8 +106,39 @@ def main(argv=None) -> int:
             print(f"aotgraph: internal error: {type(exc).__name__}: {exc} (run with --debug "
                   "for the traceback)", file=sys.stderr)
             return 1
-        print(f"aotgraph: error: {exc}", file=sys.stderr)
+        # one line: the message (with the spec line it names), then a hint
+        print(f"aotgraph: error: {exc} (hint: {error_hint(exc)})", file=sys.stderr)
         return 1
+
+
+#: exception class name -> what to try; the first class of the MRO found wins
+_HINTS = {
+    "MissingInputError": "pass the variable in the function's inputs, or give it a value "
+                         "with givens={var: value}",
+    "UnusedInputError": "remove the input, or pass on_unused_input='ignore'",
+    "ShapeError": "check the static shapes given to at.tensor(..., shape=...) and the axes "
+                  "of the expression at that line",
+    "AotgraphTypeError": "check the dtypes and numbers of dimensions of the operands at that "
+                         "line (x.type shows them)",
+    "GradientError": "check that the cost is a scalar and depends on every wrt variable "
+                     "(or pass disconnected_inputs='ignore')",
+    "IRError": "rebuild the module with this version of aotgraph",
+    "SpecError": "fix the spec at that line; --debug shows the full traceback",
+    "BuildError": "run with -v to see the compiler commands, --debug for the traceback",
+    "OSError": "check the path and its permissions",
+}
+
+
+def error_hint(exc) -> str:
+    """A one-line suggestion for a user error.
+
+    >>> error_hint(FileNotFoundError("x"))
+    'check the path and its permissions'
+    """
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _HINTS:
+            return _HINTS[cls.__name__]
+    return "run with --debug to see where it was raised"
 
 
 def _compile(args) -> int:
@@ -108,13 +162,62 @@ def _compile(args) -> int:
             print(f"built {lib.archive} and {lib.header} (link with {' '.join(lib.link_flags)})")
         return 0
     for module in modules:
-        pkg = build_module(module, args.output, options, verbose=args.verbose)
+        progress = _progress_reporter(module.name, args.verbose)
+        debug = tuple(k for k in ("nan_guard", "profile") if getattr(args, k))
+        pkg = build_module(module, args.output, options, verbose=args.verbose, progress=progress,
+                           debug=debug)
         if "cuda" in targets:  # the CUDA part: pkg/cuda.py (aotgraph/build/cuda.py)
             from aotgraph.build.cuda import build_cuda_package_part
 
             for fname, why in sorted(build_cuda_package_part(module, pkg).items()):
                 print(f"aotgraph: {module.name}.{fname}: cpu only ({'; '.join(why)})")
         print(f"built {pkg}")
+    return 0
+
+
+def show_progress(stream=None, environ=None) -> bool:
+    """Whether builds report their stages: only on a terminal, never in CI.
+
+    >>> import io
+    >>> show_progress(io.StringIO())
+    False
+    """
+    stream = sys.stderr if stream is None else stream
+    environ = os.environ if environ is None else environ
+    if environ.get("CI"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _progress_reporter(module_name, verbose):
+    """A stage callback printing ``aotgraph: <module>: <stage> (time)`` lines
+    on standard error, or None when progress stays quiet."""
+    import time
+
+    if not (verbose or show_progress()):
+        return None
+    start = time.perf_counter()
+
+    def report(stage):
+        elapsed = time.perf_counter() - start
+        print(f"aotgraph: {module_name}: {stage} ({elapsed:.1f}s)", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _cache(args) -> int:
+    from aotgraph.build.cache import cache_info, clear_cache, format_size
+
+    if args.cache_command == "clear":
+        result = clear_cache()
+        busy = f", {result['busy']} busy (left in place)" if result["busy"] else ""
+        print(f"removed {result['removed']} entries{busy}")
+        return 0
+    info = cache_info()
+    print(f"location: {info['location']}")
+    print(f"entries: {info['entries']}")
+    print(f"total size: {format_size(info['total_bytes'])} ({info['total_bytes']} bytes)")
     return 0
 
 

@@ -10,6 +10,7 @@ backends.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
@@ -39,11 +40,37 @@ def run_node(node, args):
     return out
 
 
-def interpret(outputs, values, fname="evaluate"):
+def _short_label(node) -> str:
+    from aotgraph.printing import node_label
+
+    return node_label(node)
+
+
+class NanGuardError(AotgraphError, FloatingPointError):
+    """A node of a function called with ``nan_guard=True`` produced NaN or Inf."""
+
+
+def check_finite(fname, node, position, results):
+    """Raise :class:`NanGuardError` naming ``node`` (the ``position``-th of
+    its graph) when one of its floating-point ``results`` holds NaN or Inf."""
+    for var, value in zip(node.outputs, results):
+        if value.dtype.kind not in "fc" or np.isfinite(value).all():
+            continue
+        what = "NaN" if np.isnan(value).any() else "Inf"
+        out = f" output {var.index}" if len(node.outputs) > 1 else ""
+        raise NanGuardError(
+            f"{fname}: nan_guard: node {position} ({_short_label(node)}){out} produced {what} "
+            f"in its {var.type.short()} result (expression created at {trace_str(var)})"
+        )
+
+
+def interpret(outputs, values, fname="evaluate", observer=None):
     """Values of ``outputs`` given ``values`` (uid → ndarray) of the graph's
-    free inputs; constants and shared variables supply their own."""
+    free inputs; constants and shared variables supply their own.
+    ``observer(position, node, results, seconds)``, when given, sees each
+    node's results as they are computed (NaN guard, profiling)."""
     env = dict(values)
-    for node in toposort(outputs):
+    for position, node in enumerate(toposort(outputs)):
         args = []
         for v in node.inputs:
             if v.uid not in env:
@@ -57,8 +84,11 @@ def interpret(outputs, values, fname="evaluate"):
                     )
             args.append(env[v.uid])
         try:
+            start = time.perf_counter()
             with np.errstate(all="ignore"):
                 results = run_node(node, args)
+            if observer is not None:
+                observer(position, node, results, time.perf_counter() - start)
         except (ValueError, IndexError) as exc:
             operands = ", ".join(f"{v!r} of shape {np.shape(a)}" for v, a in zip(node.inputs, args))
             where = trace_str(node.outputs[0])
@@ -101,7 +131,8 @@ class Function:
     ``fn.fgraph`` is the optimized graph it runs, ``fn.target`` the backend.
     """
 
-    def __init__(self, fgraph: FunctionGraph, target, allow_input_downcast, backend=None):
+    def __init__(self, fgraph: FunctionGraph, target, allow_input_downcast, backend=None,
+                 nan_guard=False, profile=False):
         self.fgraph = fgraph
         self.name = fgraph.name
         self.target = target
@@ -109,6 +140,9 @@ class Function:
         self.input_names = fgraph.input_names()
         self._backend = backend
         self._update_lock = threading.Lock()
+        self.nan_guard = bool(nan_guard)
+        #: ``{position: [label, calls, seconds]}`` when built with ``profile=True``
+        self.profile_stats = {} if profile else None
 
     def _convert(self, args, kwargs):
         args = bind_args(self.name, self.input_names, args, kwargs)
@@ -120,11 +154,15 @@ class Function:
     def __call__(self, *args, **kwargs):
         arrays = self._convert(args, kwargs)
         if self._backend is not None:
+            if self.nan_guard or self.profile_stats is not None:
+                from aotgraph.printing import guarded_native_call
+
+                return guarded_native_call(self, arrays)
             return self._backend(arrays)
         fg = self.fgraph
         values = {v.uid: a for v, a in zip(fg.inputs, arrays)}
         with self._update_lock:
-            results = interpret(fg.all_outputs(), values, self.name)
+            results = interpret(fg.all_outputs(), values, self.name, self._observer())
             n = len(fg.outputs)
             # updates are all computed from pre-call values, checked, then
             # applied: a failing call changes no shared variable
@@ -140,6 +178,38 @@ class Function:
         outs = [np.array(r, copy=True) for r in results[:n]]
         return outs[0] if fg.single_output else outs
 
+    def _observer(self):
+        """The per-node hook of the reference interpreter, or None."""
+        guard, stats = self.nan_guard, self.profile_stats
+        if not guard and stats is None:
+            return None
+
+        def observe(position, node, results, seconds):
+            if stats is not None:
+                row = stats.setdefault(position, [_short_label(node), 0, 0.0])
+                row[1] += 1
+                row[2] += seconds
+            if guard:
+                check_finite(self.name, node, position, results)
+
+        return observe
+
+    def profile_report(self, file=None):
+        """The table of time per node (op, calls, total, %) of a function
+        built with ``profile=True``; printed to ``file`` (default stdout),
+        or only returned when ``file="str"``."""
+        from aotgraph.printing import profile_table
+
+        if self.profile_stats is None:
+            raise AotgraphError(
+                f"{self.name}: profile_report: the function was built without profiling; "
+                "pass profile=True to ag.function"
+            )
+        text = profile_table(self.name, self.profile_stats.values())
+        if file != "str":
+            (file or __import__("sys").stdout).write(text)
+        return text
+
     def __repr__(self):
         return f"<aotgraph.Function {self.name} target={self.target}>"
 
@@ -154,6 +224,8 @@ def function(
     target="cpu",
     name=None,
     optimize=True,
+    nan_guard=False,
+    profile=False,
 ):
     """Compile a callable from symbolic inputs to outputs (Theano's ``function``).
 
@@ -162,6 +234,14 @@ def function(
     substitute variables before compiling.  ``target`` is ``"cpu"`` (native
     code through the build pipeline, cached), ``"py"`` (the numpy reference
     interpreter) or ``"cuda"``.
+
+    Debugging aids: ``nan_guard=True`` raises :class:`NanGuardError` naming
+    the first node whose result holds NaN or Inf and the source line that
+    created it (the call changes no shared variable); ``profile=True`` times
+    each node (``fn.profile_report()`` prints the table).  On ``"cpu"`` both
+    are compiled into a debug build (checks and timers after each node); on
+    ``"cuda"`` the call is timed as a whole and a non-finite result is
+    located by replaying the call on the reference interpreter.
 
     >>> import aotgraph as ag, aotgraph.tensor as at
     >>> x, y = at.dvector("x"), at.dvector("y")
@@ -178,7 +258,12 @@ def function(
 
         fg = optimize_graph(fg)
     if target == "py":
-        return Function(fg, target, allow_input_downcast)
+        return Function(fg, target, allow_input_downcast, nan_guard=nan_guard, profile=profile)
     from aotgraph.build import compile_in_process
 
-    return compile_in_process(fg, target=target, allow_input_downcast=allow_input_downcast)
+    if target == "cuda" and (nan_guard or profile):
+        fn = compile_in_process(fg, target=target, allow_input_downcast=allow_input_downcast)
+        fn.nan_guard, fn.profile_stats = bool(nan_guard), {} if profile else None
+        return fn
+    return compile_in_process(fg, target=target, allow_input_downcast=allow_input_downcast,
+                              nan_guard=nan_guard, profile=profile)

@@ -1,4 +1,6 @@
-"""Looking at graphs: ``debugprint``, ``pp`` and Graphviz ``dot_text``.
+"""Looking at graphs: ``debugprint``, ``pp`` and Graphviz ``dot_text``; the
+debugging aids of ``ag.function`` (profile tables, the NaN guard of native
+calls).
 
 >>> import aotgraph.tensor as at
 >>> x = at.dvector("x")
@@ -28,6 +30,16 @@ def _op_label(node) -> str:
         tail = f"|{reduction[0]}{{axis={reduction[1]}}}" if reduction else ""
         return f"fused_elementwise{{{steps}{tail}}}"
     return op.label()
+
+
+def node_label(node) -> str:
+    """The short label of an apply node (fused chains by their step names).
+
+    >>> import aotgraph.tensor as at
+    >>> node_label(at.exp(at.dvector()).owner)
+    'exp'
+    """
+    return _op_label(node)
 
 
 def var_label(var) -> str:
@@ -248,3 +260,106 @@ def _input_style(var) -> str:
     if isinstance(var, Constant):
         return 'shape=box, style=filled, fillcolor="lightgrey"'
     return "shape=box"
+
+
+# --- debugging aids of ag.function ---------------------------------------
+
+
+def profile_table(fname, rows) -> str:
+    """A table of ``(label, calls, seconds)`` rows, slowest first, with each
+    row's share of the total.
+
+    >>> print(profile_table("f", [("exp", 2, 0.003), ("add", 2, 0.001)]), end="")
+    profile of f: 2 nodes, 0.004000 s in total
+      op                                   calls     total s      %
+      exp                                      2    0.003000   75.0
+      add                                      2    0.001000   25.0
+    """
+    from aotgraph.build.pkg_runtime import format_profile
+
+    return format_profile(fname, rows)
+
+
+def _non_finite(values):
+    """The position of the first float array holding NaN or Inf, or None."""
+    import numpy as np
+
+    for k, value in enumerate(values):
+        value = np.asarray(value)
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            return k
+    return None
+
+
+def guarded_native_call(fn, arrays):
+    """Run a native ``ag.function`` with its profile and NaN guard.
+
+    Debug builds check and time each node in C (``fn.native_guard``,
+    ``fn.native_profile``).  Otherwise the call is timed as a whole, and a
+    non-finite result is located by replaying the call on the reference
+    interpreter.  Either way a guarded failure leaves the shared variables
+    as they were before the call."""
+    import time
+
+    from aotgraph.function import NanGuardError
+
+    fg = fn.fgraph
+    before = [(s, s.get_value(borrow=False)) for s, _ in fg.updates] if fn.nan_guard else []
+    start = time.perf_counter()
+    try:
+        result = fn._backend(arrays)
+    except ValueError as exc:
+        if not (getattr(fn, "native_guard", False) and "nan_guard:" in str(exc)):
+            raise
+        _restore(before)
+        raise NanGuardError(str(exc)) from None
+    finally:
+        _record_native_profile(fn, time.perf_counter() - start)
+    if not fn.nan_guard or getattr(fn, "native_guard", False):
+        return result
+    outs = [result] if fg.single_output else list(result)
+    bad = _non_finite(outs + [s.get_value(borrow=True) for s, _ in before])
+    if bad is not None:
+        _restore(before)
+        where = f"output {bad}" if bad < len(outs) else f"the update of {before[bad - len(outs)][0]!r}"
+        _replay_guarded(fn, arrays, where)
+    return result
+
+
+def _restore(saved):
+    for shared, value in saved:
+        shared.set_value(value, borrow=True)
+
+
+def _record_native_profile(fn, elapsed):
+    stats = fn.profile_stats
+    if stats is None:
+        return
+    reader = getattr(fn, "native_profile", None)
+    if reader is not None:  # per-node counters of a profile build
+        stats.clear()
+        stats.update(reader())
+        return
+    n_nodes = len(toposort(fn.fgraph.all_outputs()))
+    row = stats.setdefault(0, [f"native call ({n_nodes} nodes)", 0, 0.0])
+    row[1] += 1
+    row[2] += elapsed
+
+
+def _replay_guarded(fn, arrays, where):
+    """Raise the NanGuardError of the reference interpreter on ``arrays``."""
+    from aotgraph.function import NanGuardError, check_finite, interpret
+
+    fg = fn.fgraph
+    values = {v.uid: a for v, a in zip(fg.inputs, arrays)}
+    try:
+        interpret(fg.all_outputs(), values, fn.name,
+                  lambda pos, node, res, _s: check_finite(fn.name, node, pos, res))
+    except NanGuardError as exc:
+        raise NanGuardError(f"{exc} [native {where} was not finite; located by replaying the "
+                            "call on the reference interpreter]") from None
+    raise NanGuardError(
+        f"{fn.name}: nan_guard: the native code produced NaN or Inf in {where}, but the "
+        "reference interpreter did not on the same inputs: a numerical difference of the "
+        "native kernels (try target='py' to compare)"
+    )

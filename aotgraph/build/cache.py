@@ -71,6 +71,10 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
+def _plain_file_name(name) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
 class BuildCache:
     """Entries keyed by content hash under one cache root."""
 
@@ -93,8 +97,10 @@ class BuildCache:
         try:
             with open(os.path.join(path, MANIFEST), encoding="utf-8") as f:
                 manifest = json.load(f)
+            # names must stay inside the entry (a manifest naming ../../dev/zero
+            # would otherwise make the hash check read forever)
             ok = manifest.get("key") == key and all(
-                file_sha256(os.path.join(path, name)) == digest
+                _plain_file_name(name) and file_sha256(os.path.join(path, name)) == digest
                 for name, digest in manifest["files"].items()
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -122,3 +128,73 @@ class BuildCache:
             shutil.rmtree(target, ignore_errors=True)
         os.rename(build_dir, target)
         return manifest
+
+
+def _tree_size(path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass  # removed meanwhile by a concurrent clear
+    return total
+
+
+def cache_info(root=None) -> dict:
+    """Where the cache is, how many entries it holds and their total size.
+
+    >>> import tempfile
+    >>> info = cache_info(tempfile.mkdtemp())
+    >>> (info["entries"], info["total_bytes"])
+    (0, 0)
+    """
+    cache = BuildCache(root)
+    entries = os.path.join(cache.root, "entries")
+    keys = sorted(os.listdir(entries))
+    return {
+        "location": cache.root,
+        "entries": len(keys),
+        "total_bytes": _tree_size(cache.root),
+    }
+
+
+def clear_cache(root=None) -> dict:
+    """Remove every cache entry; returns ``{"removed": n, "busy": m}``.
+
+    Each entry is removed under its build lock, so a build of that key in
+    another process finishes first (an entry whose lock is held longer than
+    a few seconds is left in place and counted as busy).  Directories of
+    builds in progress under ``tmp/`` are left alone.
+
+    >>> import tempfile
+    >>> clear_cache(tempfile.mkdtemp())
+    {'removed': 0, 'busy': 0}
+    """
+    import filelock
+
+    cache = BuildCache(root)
+    entries = os.path.join(cache.root, "entries")
+    removed = busy = 0
+    for key in sorted(os.listdir(entries)):
+        lock = filelock.FileLock(os.path.join(cache.root, "locks", key + ".lock"), timeout=5)
+        try:
+            with lock:
+                shutil.rmtree(cache.entry_path(key), ignore_errors=True)
+                removed += 1
+        except filelock.Timeout:
+            busy += 1
+    return {"removed": removed, "busy": busy}
+
+
+def format_size(n) -> str:
+    """``n`` bytes in human units.
+
+    >>> format_size(1536)
+    '1.5 KiB'
+    """
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

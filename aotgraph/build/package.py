@@ -91,11 +91,14 @@ class ExtensionBuild:
 
 
 def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verbose=False,
-                    emitters=None) -> ExtensionBuild:
-    """Compile ``module_ir`` into extension ``ext_name`` (dotted), via the cache."""
+                    emitters=None, progress=None) -> ExtensionBuild:
+    """Compile ``module_ir`` into extension ``ext_name`` (dotted), via the cache;
+    ``progress(stage)`` is told of the emit and compile stages."""
     from aotgraph.emit.c_module import emit_c_module
 
     options = options or BuildOptions()
+    if progress is not None:
+        progress("emit")
     emitted = emit_c_module(module_ir, ir_text, emitters)
     if options.blas == "openblas":
         _require_openblas()
@@ -127,11 +130,15 @@ def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verb
     with cache.lock(key):
         manifest = cache.lookup(key)
         if manifest is not None:
+            if progress is not None:
+                progress("compile: cache hit")
             return ExtensionBuild(cache.entry_path(key), manifest, so_name, has_blas and options.blas != "none", False)
         build_dir = cache.new_build_dir(key)
         try:
             _write_sources(build_dir, sources, module_ir, ir_text, emitted.blob_files)
             c_files = sorted(n for n in sources if n.endswith(".c"))
+            if progress is not None:
+                progress(f"compile {len(c_files)} translation units in parallel")
             compile_extension(build_dir, c_files, so_name, options, verbose)
             shutil.rmtree(os.path.join(build_dir, "blobs"), ignore_errors=True)
             manifest = cache.commit(key, build_dir, [so_name] + sorted(sources), info)
@@ -187,7 +194,7 @@ def _write_sources(build_dir, sources, module_ir, ir_text, blob_files):
 
 def package_tables(module_ir, build) -> dict:
     """The tables the generated ``__init__.py`` hands to the runtime."""
-    from aotgraph.emit.c_module import FUNCTION_PREFIX
+    from aotgraph.emit.c_module import FUNCTION_PREFIX, ir_node_label
 
     functions = {}
     for name, fn in module_ir.functions.items():
@@ -210,6 +217,8 @@ def package_tables(module_ir, build) -> dict:
             "allow_input_downcast": fn.allow_input_downcast,
             "doc": _signature(name, inputs, len(fn.outputs), [u["shared"] for u in fn.updates]),
         }
+        if fn.doc.get("profile"):  # profile builds: labels of the per-node counters
+            functions[name]["profile_labels"] = [ir_node_label(node) for node in fn.nodes]
     shared = {}
     for name, s in module_ir.shared.items():
         value_shape = module_ir.doc["blobs"][s["value"]]["shape"] if s["value"] else None
@@ -243,6 +252,7 @@ def render_init(module_ir, build) -> str:
         "shared": fmt(tables["shared"]),
         "blas": build.blas,
         "function_names": sorted(tables["functions"]),
+        "profile": any("profile_labels" in f for f in tables["functions"].values()),
     }
     return _ENV.get_template("package_init.py.j2").render(pkg=pkg)
 

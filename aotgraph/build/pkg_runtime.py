@@ -274,11 +274,26 @@ def _c_error(fname, code, message):
     return exc(message)
 
 
+def format_profile(fname, rows) -> str:
+    """A table of ``(label, calls, seconds)`` rows, slowest first, with each
+    row's share of the total."""
+    rows = sorted(rows, key=lambda r: (-r[2], r[0]))
+    total = sum(r[2] for r in rows)
+    lines = [f"profile of {fname}: {len(rows)} nodes, {total:.6f} s in total",
+             f"  {'op':<34} {'calls':>7} {'total s':>11} {'%':>6}"]
+    for label, calls, seconds in rows:
+        share = 100.0 * seconds / total if total > 0 else 0.0
+        short = label if len(label) <= 34 else label[:31] + "..."
+        lines.append(f"  {short:<34} {calls:>7} {seconds:>11.6f} {share:>6.1f}")
+    return "\n".join(lines) + "\n"
+
+
 class BuiltModule:
     """Everything a generated ``__init__.py`` exposes, built from its tables."""
 
     def __init__(self, ffi, lib, functions, shared, callcheck):
         self.ffi, self.lib = ffi, lib
+        self._specs = functions
         self.shared = {}
         for name, s in sorted(shared.items()):
             self.shared[name] = SharedValue(name, s["dtype"], s["shape"], self._blob_array(s))
@@ -325,3 +340,24 @@ class BuiltModule:
     def set_num_threads(self, n):
         """Threads each call may use (``n <= 0``: the default)."""
         self.lib.ag_set_num_threads(int(n))
+
+    def profile_report(self, file=None):
+        """Profile builds (``compile --profile``): time per node of every
+        function since import, slowest first; printed to ``file`` (default
+        stdout) or only returned when ``file="str"``."""
+        import sys
+
+        parts = []
+        for name, spec in sorted(self._specs.items()):
+            labels = spec.get("profile_labels")
+            if labels is None:
+                continue
+            n = max(len(labels), 1)
+            ns, calls = self.ffi.new("int64_t[]", n), self.ffi.new("int64_t[]", n)
+            getattr(self.lib, spec["symbol"] + "_profile")(ns, calls, n)
+            parts.append(format_profile(
+                name, [(label, int(calls[k]), ns[k] * 1e-9) for k, label in enumerate(labels)]))
+        text = "".join(parts) or "no function of this module was built with --profile\n"
+        if file != "str":
+            (file or sys.stdout).write(text)
+        return text

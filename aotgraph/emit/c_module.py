@@ -118,6 +118,7 @@ class FunctionUnit:
     constants: list = field(default_factory=list)
     nodes: list = field(default_factory=list)
     results: list = field(default_factory=list)
+    profile: bool = False  # per-node timers (ag.function(..., profile=True))
 
 
 @dataclass
@@ -131,6 +132,8 @@ class ModuleUnit:
     blobs: list
     functions: list
     cdecls: str
+    nan_guard: bool = False
+    profile: bool = False
 
 
 @dataclass
@@ -173,6 +176,8 @@ def emit_c_module(module_ir, ir_text, emitters=None) -> EmittedC:
             f"int {f.symbol}(void **in_data, const int64_t *in_meta, ag_buffer *outs, ag_error *err);"
             for f in functions
         ]
+        + [f"int {f.symbol}_profile(int64_t *ns, int64_t *calls, int32_t n);"
+           for f in functions if f.profile]
     )
     header = "ag_graph.h"
     unit = ModuleUnit(
@@ -185,6 +190,8 @@ def emit_c_module(module_ir, ir_text, emitters=None) -> EmittedC:
         blobs=blobs,
         functions=functions,
         cdecls=cdecls,
+        nan_guard=any(node["checks"] for f in functions for node in f.nodes),
+        profile=any(f.profile for f in functions),
     )
     files = {
         "ag_graph.c": _ENV.get_template("graph_data.c.j2").render(unit=unit),
@@ -215,6 +222,7 @@ def _function_unit(module_ir, fn, ops) -> FunctionUnit:
         symbol=FUNCTION_PREFIX + fn.name,
         nvars=max(len(fn.vars), 1),
         nresults=len(results),
+        profile=bool(fn.doc.get("profile")),
     )
     meta = 0
     for arg, vid in enumerate(fn.inputs + _shared_vids(fn)):
@@ -343,10 +351,12 @@ def _node_unit(fn, i, node, ops, cx, slots, donors) -> dict:
             f"{type(exc).__name__}: {exc}"
         ) from exc
     args = ", ".join(node["inputs"])
+    view = bool(getattr(emitter, "view", False))
     return dict(
         comment=f"node {i}: {op}({args}) -> {', '.join(node['outputs'])}",
         what=f"{fn.name}: {op} (node {i})",
-        view=bool(getattr(emitter, "view", False)),
+        view=view,
+        checks=[] if view or not fn.doc.get("nan_guard") else _finite_checks(fn, i, node),
         shape=_indent(shape_code),
         body=_indent(body_code),
         outputs=[
@@ -365,3 +375,33 @@ def _type_text(v):
 def _indent(code, prefix="        "):
     lines = (code or "").strip("\n").splitlines()
     return "\n".join(prefix + line if line.strip() else "" for line in lines)
+
+
+def ir_node_label(node) -> str:
+    """A short label of an IR node: its op, fused chains by their steps."""
+    label = node["op"]
+    if label == "fused_elementwise":
+        reduction = node["params"].get("reduce")
+        label += "{" + ",".join(s[0] for s in node["params"]["steps"])
+        label += (f"|{reduction[0]}" if reduction else "") + "}"
+    return label
+
+
+def _finite_checks(fn, i, node) -> list:
+    """nan_guard builds: the float outputs of node ``i`` to check, with the
+    message around "NaN"/"Inf" naming the node, its op and the user's source
+    line (``trace``, present in the IR of guard builds only)."""
+    label = ir_node_label(node)
+    where = node.get("trace") or "<unknown location>"
+    checks = []
+    for k, vid in enumerate(node["outputs"]):
+        v = fn.vars[vid]
+        if v["dtype"] not in ("float32", "float64"):
+            continue
+        out = f" output {k}" if len(node["outputs"]) > 1 else ""
+        checks.append(dict(
+            index=fn.var_index(vid),
+            head=c_string_body(f"{fn.name}: nan_guard: node {i} ({label}){out} produced"),
+            tail=c_string_body(f"in its {_type_text(v)} result (expression created at {where})"),
+        ))
+    return checks

@@ -6,10 +6,10 @@ from a mask) into kept axes, which enumerate the contiguous output in C
 order, and reduced axes; both groups are coalesced.  Each output element
 accumulates its reduced elements row by row over the innermost reduced
 axis.  OpenMP splits the outputs.  Float sums are pairwise with float64
-accumulation (more accurate than numpy's float32 pairwise sums), float32
+accumulation (more accurate than numpy's float32 pairwise sums); float
 products accumulate in their own dtype (overflowing to inf as numpy's do);
-integer sums and products wrap like numpy's.  max/min/argmax/argmin propagate NaN as numpy does (the first NaN
-wins).
+integer sums and products wrap like numpy's.  max/min/argmax/argmin
+propagate NaN as numpy does (the first NaN wins).
 """
 
 from __future__ import annotations

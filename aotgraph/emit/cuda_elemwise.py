@@ -18,7 +18,6 @@ import numpy as np
 
 from aotgraph.emit.c_common import CTYPE, as_tuple, c_literal, params, static_scalar
 from aotgraph.emit.c_elemwise import ELEMENTWISE_C_OPS, fused_steps_code, scalar_expr
-from aotgraph.emit.c_fused import FUSED_C_OPS
 from aotgraph.emit.cuda_common import CUDA_EXPR, CudaKernel, CudaOpEmitter, kernel_base, launch_code
 
 _BAD_VALUE_MESSAGE = "Integers to negative integer powers are not allowed."
@@ -207,5 +206,3 @@ def cuda_elementwise_emitters():
                                     inplace_ok=c_emitter.inplace_ok, kernels=_kernels)
     return table
 
-
-FUSED_MAP_SHAPE = FUSED_C_OPS["fused_elementwise"].shape

@@ -22,6 +22,7 @@ import numpy as np
 
 from aotgraph.emit.c_common import CTYPE, c_literal
 from aotgraph.emit.cuda_elemwise import elementwise_host, elementwise_kernel
+from aotgraph.emit.cuda_index import gather_supported
 from aotgraph.emit.cuda_ops import CUDA_OPS, CUDA_VIEW_OPS
 
 DTYPE_CODE = {d: i for i, d in enumerate(
@@ -54,6 +55,14 @@ def unsupported(fir) -> list:
     for node in fir.nodes:
         if node["op"] not in CUDA_OPS and node["op"] not in CUDA_VIEW_OPS:
             problems.append(f"op {node['op']!r} has no CUDA kernel yet")
+        elif node["op"] == "adv_subtensor" and not gather_supported(node):
+            problems.append("adv_subtensor other than x[integer_array] is not supported on the "
+                            "cuda target yet")
+        elif node["op"] in ("reshape", "subtensor") and len(node["inputs"]) > 1:
+            # their shape code reads lengths or indices from input data, which
+            # lives in device memory here
+            problems.append(f"{node['op']} with symbolic lengths or indices is not supported "
+                            "on the cuda target yet")
     return sorted(set(problems))
 
 
@@ -103,7 +112,7 @@ def _output_copy(vid, cx, cname, j):
     cx.vars[tmp] = {"dtype": cx.var(vid)["dtype"], "shape": cx.var(vid)["shape"]}
     body = elementwise_host(node, [f"B[{k}]"], ["C_"], cx)
     lines = ["    {", "        ag_buffer C_ = B[" + str(k) + "];", "        ag_set_contiguous(&C_);",
-             f"        if ((rc_ = ag_cu_alloc_out_(&C_, owned, \"output\", err)) != 0) return rc_;",
+             "        if ((rc_ = ag_cu_alloc_out_(&C_, owned, \"output\", err)) != 0) return rc_;",
              body, f"        B[{k}] = C_;", "    }"]
     return lines, [elementwise_kernel(node, cx)]
 

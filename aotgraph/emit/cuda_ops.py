@@ -25,9 +25,9 @@ from aotgraph.emit.c_common import params
 from aotgraph.emit.c_ops import C_OPS
 from aotgraph.emit.cuda_common import CUDA_DEVICE_PREAMBLE, CudaOpEmitter, emu_trampoline
 from aotgraph.emit.cuda_elemwise import cuda_elementwise_emitters
+from aotgraph.emit.cuda_index import INDEX_CUDA_OPS
 from aotgraph.emit.cuda_linalg import LINALG_CUDA_OPS
 from aotgraph.emit.cuda_reduce import REDUCE_CUDA_OPS
-
 
 
 def _shape_i_body(node, ins, outs, cx):
@@ -60,6 +60,7 @@ CUDA_OPS: dict = {
     **cuda_elementwise_emitters(),
     **REDUCE_CUDA_OPS,
     **LINALG_CUDA_OPS,
+    **INDEX_CUDA_OPS,
     # a host value copied to the device
     "shape_i": CudaOpEmitter(shape=C_OPS["shape_i"].shape, body=_shape_i_body,
                              kernels=lambda node, cx: []),

@@ -242,7 +242,7 @@ def arg_kernel(node, cx):
         "{",
         "    if (ib < 0) return;",
         "    const int na = va != va, nb = vb != vb;",
-        f"    const int win = ia < 0 || (nb && !na) || (nb && na && ib < ia) ||",
+        "    const int win = ia < 0 || (nb && !na) || (nb && na && ib < ia) ||",
         f"        (!nb && !na && (vb {cmp} va || (vb == va && ib < ia)));",
         "    if (win) { va = vb; ia = ib; }",
         "}",

@@ -49,7 +49,11 @@ def _spawn(name, scale, out, **kw):
     env = dict(os.environ, PYTHONPATH=ROOT)
     return subprocess.Popen(
         [sys.executable, "-c", _script(name, scale), str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kw,
     )
 
 
@@ -118,15 +122,33 @@ def _damage_cases():
         doc["files"] = {"../../../etc/passwd": "0" * 64}
         json.dump(doc, open(path, "w"))
 
+    def manifest_names_a_device(entry):  # reading it would never end
+        path = os.path.join(entry, MANIFEST)
+        doc = json.load(open(path))
+        doc["files"] = {"../" * 12 + "dev/zero": "0" * 64}
+        json.dump(doc, open(path, "w"))
+
     def manifest_wrong_types(entry):
         path = os.path.join(entry, MANIFEST)
         doc = json.load(open(path))
         doc["files"] = [1, 2]
         json.dump(doc, open(path, "w"))
 
-    return {f.__name__: f for f in (truncate, flip_byte, alter_source, delete_so,
-                                    manifest_garbage, manifest_wrong_key, manifest_missing,
-                                    manifest_escapes, manifest_wrong_types)}
+    return {
+        f.__name__: f
+        for f in (
+            truncate,
+            flip_byte,
+            alter_source,
+            delete_so,
+            manifest_garbage,
+            manifest_wrong_key,
+            manifest_missing,
+            manifest_escapes,
+            manifest_names_a_device,
+            manifest_wrong_types,
+        )
+    }
 
 
 DAMAGE = _damage_cases()
@@ -135,10 +157,9 @@ DAMAGE = _damage_cases()
 @pytest.fixture(scope="module")
 def pristine_entry(tmp_path_factory):
     """One real entry (built once), copied aside for the damage cases."""
-    from aotgraph.build import build_module
-
     import aotgraph as ag
     import aotgraph.tensor as at
+    from aotgraph.build import build_module
 
     mod = ag.Module("agf_damage.m")
     x = at.dvector("x")

@@ -92,8 +92,8 @@ def test_non_finite_json_literals_are_rejected(literal):
 
 HOSTILE_STRINGS = [
     "__import__('os').system('touch {canary}')",
-    "x); system(\"touch {canary}\"); (",
-    "*/ system(\"touch {canary}\"); /*",
+    'x); system("touch {canary}"); (',
+    '*/ system("touch {canary}"); /*',
     "a\nb",
     "os.path",
     "../../etc/passwd",
@@ -102,8 +102,9 @@ HOSTILE_STRINGS = [
 ]
 
 
-@pytest.mark.parametrize("place", ["module", "function", "op", "input name", "shared name",
-                                   "blob name", "dtype"])
+@pytest.mark.parametrize(
+    "place", ["module", "function", "op", "input name", "shared name", "blob name", "dtype"]
+)
 @pytest.mark.parametrize("payload", range(len(HOSTILE_STRINGS)))
 def test_hostile_names_are_rejected(tmp_path, place, payload):
     canary = tmp_path / "canary"
@@ -143,7 +144,7 @@ def _emit_or_aotgraph_error(module, doc, tmp_path):
         return
     for name, source in emitted.files.items():
         assert 'system("touch' not in source, name
-        assert "\nb\"" not in source and "\nb " not in source, name
+        assert '\nb"' not in source and "\nb " not in source, name
 
 
 def _mutated_texts():
@@ -158,19 +159,48 @@ def _mutated_texts():
 @given(_mutated_texts())
 def test_damaged_text_raises_only_ir_errors(mutation):
     pos, cut, insert = mutation
-    text = TEXT[:pos] + insert + TEXT[pos + cut:]
+    text = TEXT[:pos] + insert + TEXT[pos + cut :]
     before = set(sys.modules)
     _loads_or_ir_error(text)
     assert set(sys.modules) == before, "loading an IR document imported modules"
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
-    | st.text(max_size=8) | st.sampled_from(["aotgraph-ir", "v0", "add", "float32", "f"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["format", "version", "module", "functions", "blobs", "shared",
-                         "vars", "nodes", "inputs", "outputs", "op", "params", "id",
-                         "kind", "dtype", "shape", "updates", "x"]), inner, max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(["aotgraph-ir", "v0", "add", "float32", "f"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "format",
+                    "version",
+                    "module",
+                    "functions",
+                    "blobs",
+                    "shared",
+                    "vars",
+                    "nodes",
+                    "inputs",
+                    "outputs",
+                    "op",
+                    "params",
+                    "id",
+                    "kind",
+                    "dtype",
+                    "shape",
+                    "updates",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=6,
+        )
+    ),
     max_leaves=20,
 )
 
@@ -195,8 +225,11 @@ def test_accepted_mutations_emit_cleanly(data):
     doc, blobs = _fresh()
     f = doc["functions"]["f"]
     i = data.draw(st.integers(0, len(f["nodes"]) - 1))
-    f["nodes"][i]["op"] = data.draw(st.sampled_from(
-        ["exp", "log", "tanh", "neg", "abs", "sqrt", "sum", "max", "add", "mul", "dot", "cast"]))
+    f["nodes"][i]["op"] = data.draw(
+        st.sampled_from(
+            ["exp", "log", "tanh", "neg", "abs", "sqrt", "sum", "max", "add", "mul", "dot", "cast"]
+        )
+    )
     if _loads_or_ir_error(doc, blobs):
         _emit_or_aotgraph_error(load_ir(doc, blobs), doc, None)
 
@@ -208,7 +241,9 @@ def test_loader_reads_no_files(tmp_path, monkeypatch):
     opened = []
     real_open = builtins.open
     monkeypatch.setattr(builtins, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
-    monkeypatch.setattr(os, "open", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(OSError))
+    monkeypatch.setattr(
+        os, "open", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(OSError)
+    )
     doc, blobs = _fresh()
     load_ir(dump_ir(doc), blobs)
     assert not opened

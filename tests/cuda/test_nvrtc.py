@@ -28,7 +28,7 @@ HEADERS = {"ag_cuda.h": open(os.path.join(os.path.dirname(__file__), "..", "..",
 @pytest.fixture(scope="module")
 def suite_kernels():
     kernels = []
-    for i, (name, (ins, outs, _)) in enumerate(sorted(suite().items())):
+    for i, (_, (ins, outs, _args)) in enumerate(sorted(suite().items())):
         kernels += IRGraph(ins, outs).kernels(f"s{i}")
     return kernels
 

@@ -72,6 +72,13 @@ def test_ops_without_cuda_kernels_are_named():
         ag.function([x], at.concatenate([x, x]), target="cuda")
 
 
+def test_indices_read_from_device_memory_are_refused():
+    x = at.tensor("float32", shape=(None,), name="x")
+    i = at.tensor("int64", shape=(), name="i")
+    with pytest.raises(BuildError, match="subtensor with symbolic lengths or indices"):
+        ag.function([x, i], x[i:], target="cuda")
+
+
 SPEC = """
 import aotgraph as ag, aotgraph.tensor as at
 mod = ag.Module("cudapkg.net")

@@ -90,68 +90,127 @@ def _run_row(package_dir, body):
     )
     assert proc.returncode == 0, f"the child died (rc {proc.returncode}):\n{proc.stderr[-2000:]}"
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 # name -> (body, expected): expected is "value" (numpy's result) or
 # (exception type, fragments every message must contain).
 ROWS = {
-    "dtype_complex": ("got = M.add(np.ones(3, np.complex64), f32(1, 2, 3))",
-                      ("TypeError", ["add", "'x'", "complex64", "float32"])),
-    "dtype_object": ("got = M.add(f32(1, 2), np.array([1.0, None], dtype=object))",
-                     ("TypeError", ["add", "'y'", "object"])),
-    "dtype_bool": ("got = M.add(np.array([True, False]), f32(1, 2))",
-                   ("TypeError", ["add", "'x'", "bool"])),
-    "dtype_unsafe_float64": ("got = M.add(np.ones(2), f32(1, 2))",
-                             ("TypeError", ["add", "'x'", "float64", "allow_input_downcast"])),
-    "dtype_uint64_into_int64": ("got = M.take(np.ones(3), np.array([0], np.uint64))",
-                                ("TypeError", ["take", "'idx'", "uint64"])),
-    "dtype_float_index": ("got = M.take(np.ones(3), np.array([0.5]))",
-                          ("TypeError", ["take", "'idx'", "float64"])),
-    "dtype_safe_int8_upcast": ("x = np.array([1, -2], np.int8); got = M.add(x, f32(0.5, 1))\n"
-                               "want = x.astype(np.float32) + f32(0.5, 1)", "value"),
-    "wrong_ndim": ("got = M.add(np.ones((2, 2), np.float32), f32(1, 2))",
-                   ("TypeError", ["add", "'x'", "2 dimension", "expected 1"])),
-    "wrong_static_length": ("got = M.triple(np.ones(4))",
-                            ("ValueError", ["triple", "'fixed'", "length 4", "requires 3"])),
-    "incompatible_broadcast": ("got = M.add(f32(1, 2, 3), f32(1, 2, 3, 4))",
-                               ("ValueError", ["add", "3", "4"])),
-    "broadcast_length_one_is_not_static": ("got = M.add(f32(1, 2, 3), f32(5))\n"
-                                           "want = f32(1, 2, 3) + f32(5)", "value"),
-    "index_out_of_bounds_positive": ("got = M.take(np.arange(4.0), np.array([1, 4]))",
-                                     ("IndexError", ["take", "index 4", "out of bounds"])),
-    "index_out_of_bounds_negative": ("got = M.take(np.arange(4.0), np.array([-5]))",
-                                     ("IndexError", ["take", "index -5", "out of bounds"])),
-    "index_huge": ("got = M.take(np.arange(4.0), np.array([2**62]))",
-                   ("IndexError", ["take", "out of bounds"])),
-    "index_negative_in_range": ("got = M.take(np.arange(4.0), np.array([-1, -4, 0]))\n"
-                                "want = np.arange(4.0)[[-1, -4, 0]]", "value"),
-    "mask_wrong_shape": ("got = M.select(np.arange(4.0), np.array([True, False]))",
-                         ("IndexError", ["select", "boolean", "4", "2"])),
-    "mask_right_shape": ("m = np.array([True, False, True, True])\n"
-                         "got = M.select(np.arange(4.0), m); want = np.arange(4.0)[m]", "value"),
-    "empty_arrays": ("got = M.add(np.empty(0, np.float32), np.empty(0, np.float32))\n"
-                     "want = np.empty(0, np.float32)", "value"),
-    "zero_length_dimension": ("a = np.zeros((3, 0)); got = M.colsum(a)\n"
-                              "want = a.sum(axis=0) + a[0]", "value"),
-    "zero_rows_then_indexing_row_0": ("got = M.colsum(np.zeros((0, 3)))",
-                                      ("IndexError", ["colsum", "out of bounds"])),
-    "empty_mask": ("got = M.select(np.empty(0), np.empty(0, bool)); want = np.empty(0)",
-                   "value"),
-    "non_contiguous": ("x = np.arange(10, dtype=np.float32)[::2]\n"
-                       "y = np.arange(20, dtype=np.float32)[1::4]\n"
-                       "got = M.add(x, y); want = x + y", "value"),
-    "negative_stride": ("x = np.arange(5, dtype=np.float32)[::-1]; y = f32(1, 2, 3, 4, 5)\n"
-                        "got = M.add(x, y); want = x + y", "value"),
-    "fortran_order": ("a = np.asfortranarray(np.arange(12.0).reshape(3, 4))\n"
-                      "got = M.colsum(a); want = a.sum(axis=0) + a[0]", "value"),
-    "transposed_view": ("a = np.arange(12.0).reshape(4, 3).T\n"
-                        "got = M.colsum(a); want = a.sum(axis=0) + a[0]", "value"),
-    "read_only": ("x = f32(1, 2, 3); x.flags.writeable = False\n"
-                  "got = M.add(x, x); want = f32(2, 4, 6)\n"
-                  "extra = np.array_equal(x, f32(1, 2, 3))", "value"),
-    "same_array_twice": ("x = f32(1, -2, 3); got = M.add(x, x); want = x + x\n"
-                         "extra = np.array_equal(x, f32(1, -2, 3))", "value"),
+    "dtype_complex": (
+        "got = M.add(np.ones(3, np.complex64), f32(1, 2, 3))",
+        ("TypeError", ["add", "'x'", "complex64", "float32"]),
+    ),
+    "dtype_object": (
+        "got = M.add(f32(1, 2), np.array([1.0, None], dtype=object))",
+        ("TypeError", ["add", "'y'", "object"]),
+    ),
+    "dtype_bool": (
+        "got = M.add(np.array([True, False]), f32(1, 2))",
+        ("TypeError", ["add", "'x'", "bool"]),
+    ),
+    "dtype_unsafe_float64": (
+        "got = M.add(np.ones(2), f32(1, 2))",
+        ("TypeError", ["add", "'x'", "float64", "allow_input_downcast"]),
+    ),
+    "dtype_uint64_into_int64": (
+        "got = M.take(np.ones(3), np.array([0], np.uint64))",
+        ("TypeError", ["take", "'idx'", "uint64"]),
+    ),
+    "dtype_float_index": (
+        "got = M.take(np.ones(3), np.array([0.5]))",
+        ("TypeError", ["take", "'idx'", "float64"]),
+    ),
+    "dtype_safe_int8_upcast": (
+        "x = np.array([1, -2], np.int8); got = M.add(x, f32(0.5, 1))\n"
+        "want = x.astype(np.float32) + f32(0.5, 1)",
+        "value",
+    ),
+    "wrong_ndim": (
+        "got = M.add(np.ones((2, 2), np.float32), f32(1, 2))",
+        ("TypeError", ["add", "'x'", "2 dimension", "expected 1"]),
+    ),
+    "wrong_static_length": (
+        "got = M.triple(np.ones(4))",
+        ("ValueError", ["triple", "'fixed'", "length 4", "requires 3"]),
+    ),
+    "incompatible_broadcast": (
+        "got = M.add(f32(1, 2, 3), f32(1, 2, 3, 4))",
+        ("ValueError", ["add", "3", "4"]),
+    ),
+    "broadcast_length_one_is_not_static": (
+        "got = M.add(f32(1, 2, 3), f32(5))\nwant = f32(1, 2, 3) + f32(5)",
+        "value",
+    ),
+    "index_out_of_bounds_positive": (
+        "got = M.take(np.arange(4.0), np.array([1, 4]))",
+        ("IndexError", ["take", "index 4", "out of bounds"]),
+    ),
+    "index_out_of_bounds_negative": (
+        "got = M.take(np.arange(4.0), np.array([-5]))",
+        ("IndexError", ["take", "index -5", "out of bounds"]),
+    ),
+    "index_huge": (
+        "got = M.take(np.arange(4.0), np.array([2**62]))",
+        ("IndexError", ["take", "out of bounds"]),
+    ),
+    "index_negative_in_range": (
+        "got = M.take(np.arange(4.0), np.array([-1, -4, 0]))\nwant = np.arange(4.0)[[-1, -4, 0]]",
+        "value",
+    ),
+    "mask_wrong_shape": (
+        "got = M.select(np.arange(4.0), np.array([True, False]))",
+        ("IndexError", ["select", "boolean", "4", "2"]),
+    ),
+    "mask_right_shape": (
+        "m = np.array([True, False, True, True])\n"
+        "got = M.select(np.arange(4.0), m); want = np.arange(4.0)[m]",
+        "value",
+    ),
+    "empty_arrays": (
+        "got = M.add(np.empty(0, np.float32), np.empty(0, np.float32))\n"
+        "want = np.empty(0, np.float32)",
+        "value",
+    ),
+    "zero_length_dimension": (
+        "a = np.zeros((3, 0)); got = M.colsum(a)\nwant = a.sum(axis=0) + a[0]",
+        "value",
+    ),
+    "zero_rows_then_indexing_row_0": (
+        "got = M.colsum(np.zeros((0, 3)))",
+        ("IndexError", ["colsum", "out of bounds"]),
+    ),
+    "empty_mask": ("got = M.select(np.empty(0), np.empty(0, bool)); want = np.empty(0)", "value"),
+    "non_contiguous": (
+        "x = np.arange(10, dtype=np.float32)[::2]\n"
+        "y = np.arange(20, dtype=np.float32)[1::4]\n"
+        "got = M.add(x, y); want = x + y",
+        "value",
+    ),
+    "negative_stride": (
+        "x = np.arange(5, dtype=np.float32)[::-1]; y = f32(1, 2, 3, 4, 5)\n"
+        "got = M.add(x, y); want = x + y",
+        "value",
+    ),
+    "fortran_order": (
+        "a = np.asfortranarray(np.arange(12.0).reshape(3, 4))\n"
+        "got = M.colsum(a); want = a.sum(axis=0) + a[0]",
+        "value",
+    ),
+    "transposed_view": (
+        "a = np.arange(12.0).reshape(4, 3).T\ngot = M.colsum(a); want = a.sum(axis=0) + a[0]",
+        "value",
+    ),
+    "read_only": (
+        "x = f32(1, 2, 3); x.flags.writeable = False\n"
+        "got = M.add(x, x); want = f32(2, 4, 6)\n"
+        "extra = np.array_equal(x, f32(1, 2, 3))",
+        "value",
+    ),
+    "same_array_twice": (
+        "x = f32(1, -2, 3); got = M.add(x, x); want = x + x\n"
+        "extra = np.array_equal(x, f32(1, -2, 3))",
+        "value",
+    ),
     "input_aliases_shared_storage": (
         "M.accumulate(np.array([1.0, 2.0, 3.0, 4.0]))\n"
         "alias = M.shared['c'].get_value(borrow=True)\n"
@@ -160,33 +219,51 @@ ROWS = {
         "extra = np.array_equal(M.shared['c'].get_value(), before + before)",
         "value",
     ),
-    "nan_inf": ("x = f32(np.nan, np.inf, -np.inf, 1); y = f32(1, -np.inf, -np.inf, np.nan)\n"
-                "got = M.add(x, y)\n"
-                "with np.errstate(all='ignore'): want = x + y", "value"),
-    "reshape_overflows_int64": ("got = M.resh(np.arange(4.0), 2**40, 2**40)",
-                                ("ValueError", ["resh", "reshape", "1099511627776"])),
-    "reshape_negative_length": ("got = M.resh(np.arange(4.0), -1, -4)",
-                                ("ValueError", ["resh", "-4"])),
+    "nan_inf": (
+        "x = f32(np.nan, np.inf, -np.inf, 1); y = f32(1, -np.inf, -np.inf, np.nan)\n"
+        "got = M.add(x, y)\n"
+        "with np.errstate(all='ignore'): want = x + y",
+        "value",
+    ),
+    "reshape_overflows_int64": (
+        "got = M.resh(np.arange(4.0), 2**40, 2**40)",
+        ("ValueError", ["resh", "reshape", "1099511627776"]),
+    ),
+    "reshape_negative_length": (
+        "got = M.resh(np.arange(4.0), -1, -4)",
+        ("ValueError", ["resh", "-4"]),
+    ),
     "allocation_overflows": ("got = M.square(2**32 + 1)", ("MemoryError", ["square", "too large"])),
     "none": ("got = M.add(None, f32(1))", ("TypeError", ["add", "'x'", "None"])),
     "string": ("got = M.add(f32(1), 'abc')", ("TypeError", ["add", "'y'", "str"])),
     "bytes": ("got = M.add(b'abcd', f32(1))", ("TypeError", ["add", "'x'", "bytes"])),
-    "nested_list_too_deep": ("got = M.add([[1.0, 2.0]], f32(1, 2))",
-                             ("TypeError", ["add", "'x'", "2 dimension"])),
-    "nested_list_ragged": ("got = M.colsum([[1.0, 2.0], [3.0]])",
-                           ("ValueError", ["colsum", "'a'", "ragged"])),
+    "nested_list_too_deep": (
+        "got = M.add([[1.0, 2.0]], f32(1, 2))",
+        ("TypeError", ["add", "'x'", "2 dimension"]),
+    ),
+    "nested_list_ragged": (
+        "got = M.colsum([[1.0, 2.0], [3.0]])",
+        ("ValueError", ["colsum", "'a'", "ragged"]),
+    ),
     "python_list_ok": ("got = M.add([1.5, 2], [0.25, 1]); want = f32(1.75, 3)", "value"),
-    "python_float_overflows_int64": ("got = M.resh(np.arange(4.0), 2.5, 2)",
-                                     ("TypeError", ["resh", "'rows'", "int64"])),
-    "too_many_arguments": ("got = M.add(f32(1), f32(2), f32(3))",
-                           ("TypeError", ["add", "2 input", "x, y", "got 3"])),
+    "python_float_overflows_int64": (
+        "got = M.resh(np.arange(4.0), 2.5, 2)",
+        ("TypeError", ["resh", "'rows'", "int64"]),
+    ),
+    "too_many_arguments": (
+        "got = M.add(f32(1), f32(2), f32(3))",
+        ("TypeError", ["add", "2 input", "x, y", "got 3"]),
+    ),
     "too_few_arguments": ("got = M.add(f32(1))", ("TypeError", ["add", "missing", "y"])),
-    "keyword_arguments": ("got = M.add(y=f32(1, 2), x=f32(10, 20)); want = f32(11, 22)",
-                          "value"),
-    "unknown_keyword": ("got = M.add(f32(1), z=f32(2))",
-                        ("TypeError", ["add", "unexpected keyword", "'z'"])),
-    "keyword_given_twice": ("got = M.add(f32(1), x=f32(2))",
-                            ("TypeError", ["add", "multiple values", "'x'"])),
+    "keyword_arguments": ("got = M.add(y=f32(1, 2), x=f32(10, 20)); want = f32(11, 22)", "value"),
+    "unknown_keyword": (
+        "got = M.add(f32(1), z=f32(2))",
+        ("TypeError", ["add", "unexpected keyword", "'z'"]),
+    ),
+    "keyword_given_twice": (
+        "got = M.add(f32(1), x=f32(2))",
+        ("TypeError", ["add", "multiple values", "'x'"]),
+    ),
 }
 
 
@@ -197,7 +274,9 @@ def row_results(package_dir):
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {row: pool.submit(_run_row, package_dir, body) for row, (body, _) in ROWS.items()}
-    return {row: (f.result() if f.exception() is None else f.exception()) for row, f in futures.items()}
+    return {
+        row: (f.result() if f.exception() is None else f.exception()) for row, f in futures.items()
+    }
 
 
 @pytest.mark.parametrize("row", sorted(ROWS))

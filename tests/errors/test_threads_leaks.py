@@ -180,8 +180,31 @@ def test_repeated_calls_leak_nothing(package_dir):
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("LEAK ")][-1]
     rss1, rss2, fd1, fd2, th1, th2, counter = map(int, line.split()[1:])
-    print(f"\nRSS after 1,000 calls {rss1} KB, after {calls + 1000:,} calls {rss2} KB "
-          f"(growth {rss2 - rss1} KB); fds {fd1}->{fd2}; threads {th1}->{th2}")
+    print(
+        f"\nRSS after 1,000 calls {rss1} KB, after {calls + 1000:,} calls {rss2} KB "
+        f"(growth {rss2 - rss1} KB); fds {fd1}->{fd2}; threads {th1}->{th2}"
+    )
     assert counter == calls + 1000
     assert rss2 - rss1 < 4 * 1024, f"RSS grew by {rss2 - rss1} KB"
     assert fd2 == fd1 and th2 == th1
+
+
+def test_in_process_function_updates_are_atomic(tmp_path, monkeypatch):
+    """The same for ``ag.function(..., target="cpu")`` on a user's shared
+    variable (read at each call, written with set_value)."""
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv("AOTGRAPH_CACHE", str(cache))
+    c = ag.shared(np.zeros(3), name="c3")
+    step = at.dvector("step")
+    fn = ag.function([step], c.sum(), updates={c: c + step}, target="cpu")
+    one = np.ones(3)
+    n_threads, calls = 4, 2_000
+    threads = [
+        threading.Thread(target=lambda: [fn(one) for _ in range(calls)]) for _ in range(n_threads)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_array_equal(c.get_value(), np.full(3, float(n_threads * calls)))

@@ -7,8 +7,6 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 
 @pytest.fixture(scope="session", autouse=True)
 def fuzz_cache(tmp_path_factory):

@@ -35,29 +35,78 @@ SHAPES = {
 }
 
 UNARY = [
-    "at.exp({0})", "at.log({0})", "at.sqrt({0})", "at.tanh({0})", "at.abs({0})", "-{0}",
-    "at.sin({0})", "at.floor({0})", "at.nnet.sigmoid({0})", "at.log1p({0})", "at.expm1({0})",
-    "at.sign({0})", "at.isnan({0})", "at.erf({0})", "at.nnet.softplus({0})", "at.nnet.relu({0})",
-    "{0} + 1.5", "{0} * 2", "at.clip({0}, -1, 1)", "{0}.astype('float32')",
-    "{0}.astype('float64')", "at.log(1 + {0})", "at.exp({0}) - 1", "{0} ** 2",
+    "at.exp({0})",
+    "at.log({0})",
+    "at.sqrt({0})",
+    "at.tanh({0})",
+    "at.abs({0})",
+    "-{0}",
+    "at.sin({0})",
+    "at.floor({0})",
+    "at.nnet.sigmoid({0})",
+    "at.log1p({0})",
+    "at.expm1({0})",
+    "at.sign({0})",
+    "at.isnan({0})",
+    "at.erf({0})",
+    "at.nnet.softplus({0})",
+    "at.nnet.relu({0})",
+    "{0} + 1.5",
+    "{0} * 2",
+    "at.clip({0}, -1, 1)",
+    "{0}.astype('float32')",
+    "{0}.astype('float64')",
+    "at.log(1 + {0})",
+    "at.exp({0}) - 1",
+    "{0} ** 2",
 ]
 BINARY = [
-    "{0} + {1}", "{0} - {1}", "{0} * {1}", "{0} / {1}", "at.maximum({0}, {1})",
-    "at.minimum({0}, {1})", "at.switch(at.gt({0}, {1}), {0}, {1})", "at.lt({0}, {1})",
-    "at.dot({0}, {1})", "({0} / {1}) * {1}",
+    "{0} + {1}",
+    "{0} - {1}",
+    "{0} * {1}",
+    "{0} / {1}",
+    "at.maximum({0}, {1})",
+    "at.minimum({0}, {1})",
+    "at.switch(at.gt({0}, {1}), {0}, {1})",
+    "at.lt({0}, {1})",
+    "at.dot({0}, {1})",
+    "({0} / {1}) * {1}",
 ]
 AXIS = [
-    "{0}.sum(axis={a})", "{0}.max(axis={a})", "{0}.min(axis={a})", "{0}.prod(axis={a})",
-    "{0}.mean(axis={a})", "{0}.sum(axis={a}, keepdims=True)", "{0}.argmax(axis={a})",
-    "{0} - {0}.max(axis={a}, keepdims=True)", "at.nnet.softmax({0})",
+    "{0}.sum(axis={a})",
+    "{0}.max(axis={a})",
+    "{0}.min(axis={a})",
+    "{0}.prod(axis={a})",
+    "{0}.mean(axis={a})",
+    "{0}.sum(axis={a}, keepdims=True)",
+    "{0}.argmax(axis={a})",
+    "{0} - {0}.max(axis={a}, keepdims=True)",
+    "at.nnet.softmax({0})",
 ]
 SHAPE = [
-    "{0}.T", "{0}.flatten()", "{0}.reshape((-1, 2))", "{0}[::-1]", "{0}[1:]", "{0}[0]",
-    "{0}[np.array([0, -1])]", "{0}.dimshuffle('x', *range({0}.ndim))", "{0}.sum()",
-    "{0}[at.gt({0}, 0.5)]", "at.concatenate([{0}, {0}])",
+    "{0}.T",
+    "{0}.flatten()",
+    "{0}.reshape((-1, 2))",
+    "{0}[::-1]",
+    "{0}[1:]",
+    "{0}[0]",
+    "{0}[np.array([0, -1])]",
+    "{0}.dimshuffle('x', *range({0}.ndim))",
+    "{0}.sum()",
+    "{0}[at.gt({0}, 0.5)]",
+    "at.concatenate([{0}, {0}])",
 ]
-INT_SAFE = {"at.abs({0})", "-{0}", "{0} * 2", "{0}.astype('float64')", "{0} + {1}", "{0} - {1}",
-            "{0} * {1}", "at.maximum({0}, {1})", "at.minimum({0}, {1})"}
+INT_SAFE = {
+    "at.abs({0})",
+    "-{0}",
+    "{0} * 2",
+    "{0}.astype('float64')",
+    "{0} + {1}",
+    "{0} - {1}",
+    "{0} * {1}",
+    "at.maximum({0}, {1})",
+    "at.minimum({0}, {1})",
+}
 
 
 @st.composite
@@ -65,8 +114,9 @@ def recipes(draw, max_steps=6):
     """``(inputs, steps, outputs)``: inputs ``(dtype, shape name)``, steps
     are code lines over earlier names, outputs are names."""
     n_in = draw(st.integers(1, 3))
-    inputs = [(draw(st.sampled_from(DTYPES)), draw(st.sampled_from(sorted(SHAPES))))
-              for _ in range(n_in)]
+    inputs = [
+        (draw(st.sampled_from(DTYPES)), draw(st.sampled_from(sorted(SHAPES)))) for _ in range(n_in)
+    ]
     names = [f"x{i}" for i in range(n_in)]
     env = _declare(inputs)
     zeros = {env[n].uid: np.zeros(SHAPES[s][1], d) for n, (d, s) in zip(names, inputs)}
@@ -74,8 +124,11 @@ def recipes(draw, max_steps=6):
     for _ in range(draw(st.integers(1, max_steps))):
         family = draw(st.sampled_from(["unary", "binary", "binary", "axis", "shape"]))
         a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
-        template = draw(st.sampled_from({"unary": UNARY, "binary": BINARY, "axis": AXIS,
-                                         "shape": SHAPE}[family]))
+        template = draw(
+            st.sampled_from(
+                {"unary": UNARY, "binary": BINARY, "axis": AXIS, "shape": SHAPE}[family]
+            )
+        )
         axis = draw(st.integers(-3, 2))
         line = template.format(a, b, a=axis)
         name = f"t{len(steps)}"
@@ -95,8 +148,9 @@ def recipes(draw, max_steps=6):
 
 
 def _declare(inputs):
-    return {f"x{i}": at.tensor(d, shape=SHAPES[s][0], name=f"x{i}")
-            for i, (d, s) in enumerate(inputs)}
+    return {
+        f"x{i}": at.tensor(d, shape=SHAPES[s][0], name=f"x{i}") for i, (d, s) in enumerate(inputs)
+    }
 
 
 def _try_step(line, env, zeros):

@@ -80,7 +80,7 @@ def _check_group(fn, group):
         return [(r, s, [f"compiled raised {type(exc).__name__}: {exc}"]) for r, s in group]
     bad, k = [], 0
     for (recipe, seed), (inputs, outputs, vals, want, err) in zip(group, refs):
-        mine, k = got[k:k + len(outputs)], k + len(outputs)
+        mine, k = got[k : k + len(outputs)], k + len(outputs)
         if err is not None:
             problems = [f"compiled returned {mine!r}; the reference raised {err.__name__}"]
         else:
@@ -117,7 +117,7 @@ def _build_batch(batch, out_dir):
     text = "\n".join(recipe_code(r) for r, _ in batch)
     name = "agfuzz_" + hashlib.sha256(text.encode()).hexdigest()[:16] + ".m"
     mod = ag.Module(name)
-    groups = [batch[i:i + GROUP] for i in range(0, len(batch), GROUP)]
+    groups = [batch[i : i + GROUP] for i in range(0, len(batch), GROUP)]
     for k, group in enumerate(groups):
         ins, outs = [], []
         for j, (recipe, _) in enumerate(group):
@@ -142,7 +142,8 @@ def test_compiled_graphs_match_the_reference(fuzz_dir, batch):
     failures = []
     for k, group in enumerate(groups):
         for recipe, seed, problems in _check_group(getattr(built, f"g{k}"), group):
-            failures.append(f"--- graph (values seed {seed}):\n{recipe_code(recipe)}\n"
-                            + "\n".join(problems))
+            failures.append(
+                f"--- graph (values seed {seed}):\n{recipe_code(recipe)}\n" + "\n".join(problems)
+            )
         COUNTS["graphs"] += len(group)
     assert not failures, f"{len(failures)} of {len(batch)} graphs differ:\n" + "\n".join(failures)

@@ -71,7 +71,9 @@ def test_float32_sum_of_ten_million_is_as_accurate_as_numpy(built, kind):
     numpy_err = abs(float(x.sum()) - exact)
     # numpy's pairwise summation errs by O(log n) ulps; allow a few times
     # that, floored at 8 ulps of the sum of magnitudes
-    bound = max(4 * numpy_err, 8 * np.finfo(np.float32).eps * float(np.abs(x).astype("float64").sum()))
+    bound = max(
+        4 * numpy_err, 8 * np.finfo(np.float32).eps * float(np.abs(x).astype("float64").sum())
+    )
     got = float(built.sum32(x))
     assert abs(got - exact) <= bound, (got, exact, numpy_err)
     assert abs(float(built.mean32(x)) - exact / N) <= bound / N

@@ -56,16 +56,21 @@ def sanitized(tmp_path_factory):
 def _build_and_run(spec, out_dir, env):
     module, child_code = spec
     build_module(module, str(out_dir))
-    env = dict(env, PYTHONPATH=os.pathsep.join([str(out_dir), ROOT, os.path.join(TESTS, "fuzz"),
-                                                os.path.join(TESTS, "cuda")]))
-    proc = subprocess.run([sys.executable, "-c", child_code], capture_output=True, text=True,
-                          env=env, timeout=900)
+    env = dict(
+        env,
+        PYTHONPATH=os.pathsep.join(
+            [str(out_dir), ROOT, os.path.join(TESTS, "fuzz"), os.path.join(TESTS, "cuda")]
+        ),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", child_code], capture_output=True, text=True, env=env, timeout=900
+    )
     findings = [ln for ln in proc.stderr.splitlines() if any(f in ln for f in FINDINGS)]
     assert not findings and proc.returncode == 0, (
         f"sanitizer findings (rc {proc.returncode}):\n" + proc.stderr[-6000:]
     )
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("SANITIZED ")][-1]
-    return json.loads(line[len("SANITIZED "):])
+    return json.loads(line[len("SANITIZED ") :])
 
 
 OP_SUITE_CHILD = r"""
@@ -116,7 +121,7 @@ def _op_suite_module():
     mod = ag.Module("agsan_ops.m")
     for k in range(0, len(names), GROUP):
         ins, outs = [], []
-        for name in names[k:k + GROUP]:
+        for name in names[k : k + GROUP]:
             inputs, outputs, _ = cases[name]
             # cases share input variables: each becomes one input (so in the child)
             ins += [v for v in inputs if all(v is not u for u in ins)]
@@ -157,7 +162,7 @@ def _fuzz_module(batch):
     mod = ag.Module("agsan_fuzz.m")
     for k in range(0, len(batch), 10):
         ins, outs = [], []
-        for j, (recipe, _) in enumerate(batch[k:k + 10]):
+        for j, (recipe, _) in enumerate(batch[k : k + 10]):
             inputs, outputs = build_recipe(recipe, prefix=f"g{j}_")
             ins += inputs
             outs += outputs
@@ -176,8 +181,11 @@ FUZZ_GRAPHS = int(os.environ.get("AOTGRAPH_SANITIZE_FUZZ_GRAPHS", "40"))
 
 
 @settings(max_examples=1)
-@given(st.lists(st.tuples(_recipes(), st.integers(0, 2**32 - 1)),
-                min_size=FUZZ_GRAPHS, max_size=FUZZ_GRAPHS))
+@given(
+    st.lists(
+        st.tuples(_recipes(), st.integers(0, 2**32 - 1)), min_size=FUZZ_GRAPHS, max_size=FUZZ_GRAPHS
+    )
+)
 def test_fuzz_batch_has_no_sanitizer_findings(sanitized, tmp_path_factory, batch):
     batch = json.loads(json.dumps(batch))  # tuples -> lists, as the child sees them
     result = sanitized(_fuzz_module(batch), tmp_path_factory.mktemp("fuzz"))
