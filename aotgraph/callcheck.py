@@ -10,6 +10,9 @@ import numbers
 import numpy as np
 
 _KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
+# the builtin dtypes by name: an array whose dtype ``is`` one of them needs no cast
+_WANT = {d: np.dtype(d) for d in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                                   "uint32", "uint64", "float16", "float32", "float64")}
 
 
 def _describe(value):
@@ -26,6 +29,12 @@ def convert_input(fn, name, value, dtype, shape, allow_downcast=False):
     conversion, as Theano does for Python floats into float32).  Raises
     ``TypeError`` / ``ValueError`` naming the function and input.
     """
+    if type(value) is np.ndarray and value.ndim == len(shape):
+        # fast path: an array that already has the dtype, the dimensionality
+        # and no static length to check is passed through unchanged
+        want = _WANT.get(dtype)
+        if value.dtype is want and shape.count(None) == len(shape):
+            return value
     want = np.dtype(dtype)
     ndim = len(shape)
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):

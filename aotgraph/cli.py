@@ -82,8 +82,11 @@ def main(argv=None) -> int:
     """Entry point of ``python -m aotgraph`` and the ``aotgraph`` script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    if argv and argv[0] == "inspect":
-        return _inspect(argv[1:])
+    lead = 1 if argv[:1] == ["--debug"] else 0
+    if argv[lead:lead + 1] == ["inspect"]:
+        rest = argv[lead + 1:]
+        debug = bool(lead) or "--debug" in rest
+        return _inspect([a for a in rest if a != "--debug"], debug)
     if not argv or argv[0] in ("-h", "--help"):
         _print_help(parser)
         return 0 if argv else 2
@@ -97,6 +100,10 @@ def main(argv=None) -> int:
         if args.command == "cache":
             return _cache(args)
         return _info(args)
+    except BrokenPipeError:
+        # the reader went away (`... | head`, `grep -q`): stop quietly, as Unix tools do
+        _silence_stdout()
+        return 0
     except Exception as exc:  # noqa: BLE001 - user-facing boundary
         from aotgraph.errors import AotgraphError
 
@@ -109,6 +116,16 @@ def main(argv=None) -> int:
         # one line: the message (with the spec line it names), then a hint
         print(f"aotgraph: error: {exc} (hint: {error_hint(exc)})", file=sys.stderr)
         return 1
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null so the interpreter's final flush does not
+    fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 #: exception class name -> what to try; the first class of the MRO found wins
@@ -212,7 +229,8 @@ def _cache(args) -> int:
     if args.cache_command == "clear":
         result = clear_cache()
         busy = f", {result['busy']} busy (left in place)" if result["busy"] else ""
-        print(f"removed {result['removed']} entries{busy}")
+        removed = result["removed"]
+        print(f"removed {removed} {'entry' if removed == 1 else 'entries'}{busy}")
         return 0
     info = cache_info()
     print(f"location: {info['location']}")
@@ -296,7 +314,7 @@ def _read_tables(init):
     return found.get("build_info"), found.get("_FUNCTIONS"), found.get("_SHARED")
 
 
-def _inspect(argv) -> int:
+def _inspect(argv, debug=False) -> int:
     try:
         from aotgraph.opt import inspect as inspect_mod
     except ImportError:
@@ -306,5 +324,25 @@ def _inspect(argv) -> int:
     if not hasattr(inspect_mod, "main"):
         print("aotgraph: aotgraph.opt.inspect has no main(argv)", file=sys.stderr)
         return 1
-    result = inspect_mod.main(argv)
-    return int(result or 0)
+    try:
+        result = int(inspect_mod.main(argv) or 0)
+    except Exception as exc:  # noqa: BLE001 - user-facing boundary (a spec that raises)
+        if debug:
+            raise
+        print(f"aotgraph: error: {type(exc).__name__}: {exc}{_user_frame(exc)} "
+              f"(hint: {error_hint(exc)})", file=sys.stderr)
+        return 1
+    # inspect.main returns 2 for a spec it cannot use; usage errors exit 2 via argparse
+    return 1 if result == 2 else result
+
+
+def _user_frame(exc) -> str:
+    """`` (at FILE:LINE)`` of the innermost traceback frame outside aotgraph
+    and the standard library (the user's spec), or ``""``."""
+    import sysconfig
+    import traceback
+
+    skip = (os.path.dirname(os.path.abspath(__file__)), sysconfig.get_paths()["stdlib"])
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(skip) and not f.filename.startswith("<")]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""

@@ -252,8 +252,6 @@ def _task_loop(nops, ot, arrays, unit_code, strided_code, red):
     stmts_u, res_u = unit_code
     stmts_s, res_s = strided_code
     lines = [
-        "    #pragma omp parallel for if(nouter_ * inner_ >= AG_PAR_THRESHOLD && nthreads > 1) "
-        f"num_threads(nthreads > 0 ? nthreads : 1) schedule(static){red}",
         "    for (int64_t t_ = 0; t_ < ntask_; t_++) {",
         f"        int64_t offs_[{nops}];",
         f"        ag_row_offsets({nops}, nd_, sh_, st_, t_ / nblk_, offs_);",
@@ -272,7 +270,11 @@ def _task_loop(nops, ot, arrays, unit_code, strided_code, red):
     lines.append("            for (int64_t i_ = lo_; i_ < hi_; i_++) {")
     lines += [f"                {s}" for s in stmts_s]
     lines += [f"                y_[i_ * s0_] = {res_s};", "            }", "        }", "    }"]
-    return lines
+    # A parallel region costs its start-up even when its if() clause is
+    # false, so small loops take a plain serial copy of the same loop.
+    return (["    if (nouter_ * inner_ >= AG_PAR_THRESHOLD && nthreads > 1) {",
+             "    #pragma omp parallel for num_threads(nthreads) schedule(static)" + red]
+            + lines + ["    } else {"] + lines + ["    }"])
 
 
 def emit_loop(cx, node, ins, out, in_dtypes, out_dtype, compute, label=None):

@@ -72,6 +72,10 @@ def elementwise_cases():
                        (_values("bool", (4, 9), 6), _values("float32", (4, 9), 7)))
     xt = at.tensor("float32", shape=(None, None), name="xt")
     cases["add_transposed"] = ([xt], [xt + xt.T], (_values("float32", (8, 8), 8),))
+    xg = at.tensor("float64", shape=(None, None, None), name="xg")
+    ig = at.tensor("int64", shape=(None, None), name="ig")
+    cases["gather_rows"] = ([xg, ig], [xg[ig]], (_values("float64", (5, 3, 4), 24),
+                                                 np.array([[0, -1, 4], [2, -5, 1]], "int64")))
     cases["mul_scalar_const"] = ([xt], [xt * np.float32(3.5)], (_values("float32", (3, 10), 9),))
     return cases
 

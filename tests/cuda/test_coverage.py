@@ -25,5 +25,7 @@ def test_every_op_is_either_supported_or_reported_cpu_only():
 
 
 def test_cuda_emitters_reuse_the_c_shape_rules():
+    # adv_subtensor's gather has its own rule, which reads only shapes (data is on the device)
     for name, emitter in CUDA_OPS.items():
-        assert emitter.shape is C_OPS[name].shape, name
+        if name != "adv_subtensor":
+            assert emitter.shape is C_OPS[name].shape, name

@@ -66,6 +66,20 @@ def test_function_errors_travel_from_the_host_code(monkeypatch):
         f(np.zeros((2, 3)), np.zeros((4, 2)))
 
 
+def test_gather_bounds_are_checked_on_the_device(monkeypatch):
+    monkeypatch.setenv("AOTGRAPH_CUDA_EMULATION", "1")
+    x = at.tensor("float32", shape=(None, None, None), name="x")
+    i = at.tensor("int32", shape=(None, None), name="i")
+    f = ag.function([x, i], x[i], target="cuda")
+    xs = np.arange(60, dtype="float32").reshape(5, 3, 4)[:, ::-1]
+    idx = np.array([[0, -1], [4, 2], [-5, 1]], np.int32)
+    np.testing.assert_array_equal(f(xs, idx), xs[idx])
+    with pytest.raises(IndexError, match="index 7 is out of bounds for axis 0 with size 5"):
+        f(xs, np.array([[0, 7]], np.int32))
+    with pytest.raises(IndexError, match="index -6 is out of bounds"):
+        f(xs, np.array([[-6]], np.int32))
+
+
 def test_ops_without_cuda_kernels_are_named():
     x = at.tensor("float32", shape=(None,), name="x")
     with pytest.raises(BuildError, match="cannot compile for target .cuda.: op .join. has no CUDA kernel"):

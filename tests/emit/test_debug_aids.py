@@ -189,7 +189,10 @@ def test_profile_table_sorts_by_time_and_shares():
     lines = text.splitlines()
     assert lines[2].split() == ["b", "2", "3.000000", "75.0"]
     assert lines[3].split() == ["a", "1", "1.000000", "25.0"]
-    assert profile_table("empty", []).splitlines()[0] == "profile of empty: 0 nodes, 0.000000 s in total"
+    assert (
+        profile_table("empty", []).splitlines()[0]
+        == "profile of empty: 0 nodes, 0.000000 s in total"
+    )
 
 
 # --- debugprint and dot -----------------------------------------------------
