@@ -21,7 +21,7 @@ from aotgraph.errors import (  # noqa: E402
     ShapeError,
 )
 from aotgraph.fgraph import MissingInputError, UnusedInputError  # noqa: E402
-from aotgraph.function import Function, function  # noqa: E402
+from aotgraph.function import Function, NanGuardError, function  # noqa: E402
 from aotgraph.graph import Apply, Constant, SharedVariable, Variable, clone_replace  # noqa: E402
 from aotgraph.gradient import grad  # noqa: E402
 from aotgraph.tensor.basic import shared  # noqa: E402
@@ -66,6 +66,7 @@ __all__ = sorted(_LAZY) + [
     "GradientError",
     "IRError",
     "MissingInputError",
+    "NanGuardError",
     "ShapeError",
     "SharedVariable",
     "UnusedInputError",

@@ -174,6 +174,9 @@ def _compile(args) -> int:
 
         if targets != ["cpu"]:
             raise BuildError("--emit c-lib: only --target cpu is available for C libraries")
+        if args.nan_guard or args.profile:
+            raise BuildError("--nan-guard and --profile build Python packages; drop them "
+                             "with --emit c-lib")
         for module in modules:
             lib = build_c_library(module, args.output, options, verbose=args.verbose)
             print(f"built {lib.archive} and {lib.header} (link with {' '.join(lib.link_flags)})")

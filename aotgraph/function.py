@@ -261,9 +261,10 @@ def function(
         return Function(fg, target, allow_input_downcast, nan_guard=nan_guard, profile=profile)
     from aotgraph.build import compile_in_process
 
-    if target == "cuda" and (nan_guard or profile):
-        fn = compile_in_process(fg, target=target, allow_input_downcast=allow_input_downcast)
-        fn.nan_guard, fn.profile_stats = bool(nan_guard), {} if profile else None
-        return fn
-    return compile_in_process(fg, target=target, allow_input_downcast=allow_input_downcast,
-                              nan_guard=nan_guard, profile=profile)
+    fn = compile_in_process(fg, target, allow_input_downcast, nan_guard=nan_guard, profile=profile)
+    fn.nan_guard = bool(nan_guard)
+    if not profile:
+        fn.profile_stats = None
+    elif fn.profile_stats is None:  # cuda: each call is timed as a whole
+        fn.profile_stats = {}
+    return fn

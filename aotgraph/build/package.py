@@ -97,8 +97,8 @@ def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verb
     from aotgraph.emit.c_module import emit_c_module
 
     options = options or BuildOptions()
-    if progress is not None:
-        progress("emit")
+    progress = progress or (lambda stage: None)
+    progress("emit")
     emitted = emit_c_module(module_ir, ir_text, emitters)
     if options.blas == "openblas":
         _require_openblas()
@@ -130,15 +130,13 @@ def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verb
     with cache.lock(key):
         manifest = cache.lookup(key)
         if manifest is not None:
-            if progress is not None:
-                progress("compile: cache hit")
+            progress("compile: cache hit")
             return ExtensionBuild(cache.entry_path(key), manifest, so_name, has_blas and options.blas != "none", False)
         build_dir = cache.new_build_dir(key)
         try:
             _write_sources(build_dir, sources, module_ir, ir_text, emitted.blob_files)
             c_files = sorted(n for n in sources if n.endswith(".c"))
-            if progress is not None:
-                progress(f"compile {len(c_files)} translation units in parallel")
+            progress(f"compile {len(c_files)} translation units in parallel")
             compile_extension(build_dir, c_files, so_name, options, verbose)
             shutil.rmtree(os.path.join(build_dir, "blobs"), ignore_errors=True)
             manifest = cache.commit(key, build_dir, [so_name] + sorted(sources), info)

@@ -434,3 +434,11 @@ def test_broken_pipe_is_quiet(tmp_path, monkeypatch, capsys):
     assert main(["cache", "info"]) == 0  # the reader went away: no error, no message
     sink.close()
     assert capsys.readouterr().err == ""
+
+
+def test_debug_flags_need_a_package(tmp_path, capsys):
+    spec = tmp_path / "dbg.py"
+    spec.write_text(DEBUG_SPEC)
+    argv = ["compile", str(spec), "-o", str(tmp_path), "--emit", "c-lib", "--profile"]
+    assert main(argv) == 1
+    assert "--emit c-lib" in capsys.readouterr().err
