@@ -73,7 +73,13 @@ def environment():
         )
     except ImportError:
         info["blas"] = "threadpoolctl not installed"
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE"):
+    try:
+        load = os.getloadavg()[0]
+        info["load"] = f"{load:.1f}" + (" (busy machine: ratios unreliable)" if load > 1.5 else "")
+    except OSError:
+        pass
+    for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS",
+                "OPENBLAS_CORETYPE", "AOTGRAPH_NUM_THREADS"):
         if var in os.environ:
             info[var] = os.environ[var]
     return info

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 import aotgraph as ag
 from aotgraph.build import build_module
 
-BATCH = 50
-GROUP = 10
+BATCH = 100
+GROUP = 25
 TOTAL = int(os.environ.get("AOTGRAPH_FUZZ_EXAMPLES", "1000"))
 COUNTS = {"graphs": 0, "batches": 0, "calls": 0, "errors_matched": 0}
 

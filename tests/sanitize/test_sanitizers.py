@@ -208,3 +208,40 @@ def test_sanitizer_mode_changes_the_cache_key(monkeypatch):
     with pytest.raises(BuildError, match="AOTGRAPH_SANITIZE: unknown sanitizer.*address"):
         BuildOptions().flags()
     assert np is not None
+
+
+PLANTED_BUG = """
+#include <stdlib.h>
+int read_past_end(int n) { int *p = malloc(n * sizeof(int)); int v = p[n]; free(p); return v; }
+int overflow(int a) { return a + 2147483647; }
+"""
+
+
+def test_the_harness_sees_a_planted_bug(tmp_path, monkeypatch):
+    """The detection pipeline works: a heap overflow and a signed overflow
+    compiled with the mode's flags are reported by a preloaded child."""
+    from aotgraph.build.compiler import compiler_command, sanitizer_flags
+
+    monkeypatch.setenv("AOTGRAPH_SANITIZE", SANITIZERS)
+    (tmp_path / "bug.c").write_text(PLANTED_BUG)
+    subprocess.run(
+        compiler_command()
+        + sanitizer_flags()
+        + ["-O0", "-shared", "-fPIC", "bug.c", "-o", "bug.so"],
+        cwd=tmp_path,
+        check=True,
+    )
+    code = (
+        "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); lib.overflow(5); lib.read_past_end(4)"
+    )
+    env = sanitizer_env()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "bug.so")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert "runtime error: signed integer overflow" in proc.stderr
+    assert "ERROR: AddressSanitizer: heap-buffer-overflow" in proc.stderr
+    assert proc.returncode != 0
