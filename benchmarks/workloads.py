@@ -94,7 +94,17 @@ def w1_pytensor(mode):
 
 # ---------------------------------------------------------------- W2
 N2 = 10_000_000
-W2_X, W2_Y = f32(N2), f32(N2)
+_W2 = []
+
+
+def w2_data():
+    """The W2 inputs, made on first use (cold-start runs never pay for them)."""
+    if not _W2:
+        rng = np.random.default_rng(2)
+        _W2.extend(rng.standard_normal(N2, np.float32) for _ in range(2))
+    return _W2
+
+
 W2_A, W2_B = np.float32(0.7), np.float32(0.1)
 
 
@@ -108,12 +118,15 @@ def w2_aotgraph():
 
     x, y = at.fvector("x"), at.fvector("y")
     f = ag.function([x, y], w2_expr(at, x, y, 0.7, 0.1, at.nnet.sigmoid))
-    return lambda: f(W2_X, W2_Y)
+    X, Y = w2_data()
+    return lambda: f(X, Y)
 
 
 def w2_numpy():
+    X, Y = w2_data()
+
     def run():
-        return w2_expr(np, W2_X, W2_Y, W2_A, W2_B, lambda v: 1 / (1 + np.exp(-v)))
+        return w2_expr(np, X, Y, W2_A, W2_B, lambda v: 1 / (1 + np.exp(-v)))
 
     return run
 
@@ -123,13 +136,13 @@ def w2_jax():
     import jax.numpy as jnp
 
     f = jax.jit(lambda x, y: w2_expr(jnp, x, y, W2_A, W2_B, jax.nn.sigmoid))
-    x, y = jax.device_put(W2_X), jax.device_put(W2_Y)
+    x, y = (jax.device_put(a) for a in w2_data())
     return lambda: f(x, y).block_until_ready()
 
 
 def w2_torch():
     torch = need("torch")
-    x, y = torch.from_numpy(W2_X), torch.from_numpy(W2_Y)
+    x, y = (torch.from_numpy(a) for a in w2_data())
     return lambda: w2_expr(torch, x, y, 0.7, 0.1, torch.sigmoid)
 
 
@@ -142,7 +155,8 @@ def w2_pytensor(mode):
             return [x, y], w2_expr(pt, x, y, W2_A, W2_B, pt.sigmoid), None
 
         f = _pytensor_fn(graph, mode)
-        return lambda: f(W2_X, W2_Y)
+        X, Y = w2_data()
+        return lambda: f(X, Y)
 
     return build
 
@@ -497,7 +511,7 @@ def peak_memory_w2():
 
     here = os.path.dirname(os.path.abspath(__file__))
     out = {}
-    inputs_kib = (W2_X.nbytes + W2_Y.nbytes) // 1024
+    inputs_kib = 2 * N2 * 4 // 1024
     # the target: inputs + output + 5%, the inputs already being resident
     budget_mib = (inputs_kib / 2 + 0.05 * inputs_kib * 1.5) / 1024
     for which in ("aotgraph", "numpy"):
