@@ -36,19 +36,8 @@ DTYPE_CODE = {
     "float32": "AG_FLOAT32",
     "float64": "AG_FLOAT64",
 }
-CTYPE = {
-    "bool": "uint8_t",
-    "int8": "int8_t",
-    "int16": "int16_t",
-    "int32": "int32_t",
-    "int64": "int64_t",
-    "uint8": "uint8_t",
-    "uint16": "uint16_t",
-    "uint32": "uint32_t",
-    "uint64": "uint64_t",
-    "float32": "float",
-    "float64": "double",
-}
+from aotgraph.emit.c_common import CTYPE  # noqa: E402  (one table for both)
+
 #: Prefix of everything the generated unit exports to the cffi wrapper.
 PREFIX = "agm_"
 FUNCTION_PREFIX = "agf_"
