@@ -13,13 +13,9 @@ def build_cache(tmp_path_factory):
     """Every build in tests/build goes to this cache (never the user's)."""
     path = tmp_path_factory.mktemp("aotgraph-cache")
     os.chmod(path, 0o700)
-    old = os.environ.get("AOTGRAPH_CACHE")
-    os.environ["AOTGRAPH_CACHE"] = str(path)
-    yield str(path)
-    if old is None:
-        os.environ.pop("AOTGRAPH_CACHE", None)
-    else:
-        os.environ["AOTGRAPH_CACHE"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AOTGRAPH_CACHE", str(path))
+        yield str(path)
 
 
 @pytest.fixture()

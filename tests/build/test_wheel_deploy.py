@@ -46,8 +46,13 @@ def wheels(tmp_path_factory):
     # Build aotgraph from a copy: setuptools leaves build/ in the source tree,
     # and stale files there would leak into later wheels.
     repo_copy = tmp / "aotgraph_src"
-    shutil.copytree(REPO, repo_copy, ignore=shutil.ignore_patterns(
-        ".git", "build", "*.egg-info", "__pycache__", ".hypothesis", ".tox", "examples"))
+    junk = shutil.ignore_patterns("*.egg-info", "__pycache__", ".hypothesis")
+
+    def ignore(directory, names):
+        top = {".git", "build", ".tox", "examples"} if directory == REPO else set()
+        return set(junk(directory, names)) | (top & set(names))
+
+    shutil.copytree(REPO, repo_copy, ignore=ignore)
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(repo_copy), "-w", str(links)])
     env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000", PIP_FIND_LINKS=str(links))
     built = []

@@ -49,16 +49,10 @@ def _spec():
 def package_dir(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     os.chmod(cache, 0o700)
-    old = os.environ.get("AOTGRAPH_CACHE")
-    os.environ["AOTGRAPH_CACHE"] = str(cache)
-    try:
-        out = tmp_path_factory.mktemp("pkg")
+    out = tmp_path_factory.mktemp("pkg")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AOTGRAPH_CACHE", str(cache))
         build_module(_spec(), str(out))
-    finally:
-        if old is None:
-            os.environ.pop("AOTGRAPH_CACHE", None)
-        else:
-            os.environ["AOTGRAPH_CACHE"] = old
     return str(out)
 
 

@@ -12,13 +12,9 @@ import pytest
 def fuzz_cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("aotgraph-cache")
     os.chmod(path, 0o700)
-    old = os.environ.get("AOTGRAPH_CACHE")
-    os.environ["AOTGRAPH_CACHE"] = str(path)
-    yield str(path)
-    if old is None:
-        os.environ.pop("AOTGRAPH_CACHE", None)
-    else:
-        os.environ["AOTGRAPH_CACHE"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AOTGRAPH_CACHE", str(path))
+        yield str(path)
 
 
 @pytest.fixture(scope="session")
