@@ -22,8 +22,8 @@ from aotgraph.errors import (  # noqa: E402
 )
 from aotgraph.fgraph import MissingInputError, UnusedInputError  # noqa: E402
 from aotgraph.function import Function, NanGuardError, function  # noqa: E402
-from aotgraph.graph import Apply, Constant, SharedVariable, Variable, clone_replace  # noqa: E402
 from aotgraph.gradient import grad  # noqa: E402
+from aotgraph.graph import Apply, Constant, SharedVariable, Variable, clone_replace  # noqa: E402
 from aotgraph.tensor.basic import shared  # noqa: E402
 
 # Public names that live in modules other engineers extend; resolved lazily

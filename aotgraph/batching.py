@@ -19,7 +19,7 @@ from __future__ import annotations
 from aotgraph.errors import GradientError
 from aotgraph.graph import Constant, toposort
 from aotgraph.ops.base import ELEMENTWISE, apply1
-from aotgraph.ops.shape import alloc, dimshuffle, dims_of
+from aotgraph.ops.shape import alloc, dims_of, dimshuffle
 
 
 class NoBatchRule(GradientError):
@@ -39,8 +39,9 @@ def _rebuild(node, inputs):
 
 def _batch_elementwise(node, ins, size):
     out_ndim = node.outputs[0].ndim
-    args = [v if b is None else _pad_after_batch(b, out_ndim - v.ndim)
-            for v, b in zip(node.inputs, ins)]
+    args = [
+        v if b is None else _pad_after_batch(b, out_ndim - v.ndim) for v, b in zip(node.inputs, ins)
+    ]
     return [_rebuild(node, args)]
 
 
@@ -98,8 +99,9 @@ def _batch_sum_to_like(node, ins, size):
     lead = g.ndim - like.ndim
     h = reduce("sum", gb, tuple(range(1, lead + 1)), False) if lead else gb
     if None not in like.type.shape:
-        axes = tuple(i + 1 for i, d in enumerate(like.type.shape)
-                     if d == 1 and h.type.shape[i + 1] != 1)
+        axes = tuple(
+            i + 1 for i, d in enumerate(like.type.shape) if d == 1 and h.type.shape[i + 1] != 1
+        )
         return [reduce("sum", h, axes, True) if axes else h]
     if likeb is None:
         likeb = alloc(Constant(0, dtype=like.dtype), [size, *dims_of(like)])
@@ -177,8 +179,14 @@ def _batch_inc_subtensor(node, ins, size):
         in_types = [v.type for v in node.inputs[2:]]
         sub_ndim = len(index_shape(node.op.name, x.type, node.op["idx"], in_types))
         yb = _pad_after_batch(yb, sub_ndim - y.ndim)
-    return [apply1(node.op.name, [xb, y if yb is None else yb, *node.inputs[2:]],
-                   idx=idx, set=node.op["set"])]
+    return [
+        apply1(
+            node.op.name,
+            [xb, y if yb is None else yb, *node.inputs[2:]],
+            idx=idx,
+            set=node.op["set"],
+        )
+    ]
 
 
 BATCH_RULES = {

@@ -11,8 +11,23 @@ import numpy as np
 
 _KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
 # the builtin dtypes by name: an array whose dtype ``is`` one of them needs no cast
-_WANT = {d: np.dtype(d) for d in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
-                                   "uint32", "uint64", "float16", "float32", "float64")}
+_WANT = {
+    d: np.dtype(d)
+    for d in (
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+    )
+}
 
 
 def _describe(value):
@@ -122,12 +137,11 @@ def bind_args(fn, names, args, kwargs):
     """The call's arguments in input order: positional first, then by name."""
     if len(args) > len(names):
         raise TypeError(
-            f"{fn}() takes {len(names)} input(s) ({', '.join(names) or 'none'}), "
-            f"got {len(args)}"
+            f"{fn}() takes {len(names)} input(s) ({', '.join(names) or 'none'}), got {len(args)}"
         )
     if not kwargs:
         if len(args) != len(names):
-            missing = ", ".join(names[len(args):])
+            missing = ", ".join(names[len(args) :])
             raise TypeError(f"{fn}() missing input(s): {missing}")
         return args
     bound = list(args) + [_MISSING] * (len(names) - len(args))

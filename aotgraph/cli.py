@@ -43,34 +43,68 @@ def _parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     comp = sub.add_parser("compile", help="build the modules a spec file defines")
     comp.add_argument("spec", help="the spec file (a Python script creating ag.Module objects)")
-    comp.add_argument("-o", "--output", default=".", help="directory to write packages into (default .)")
-    comp.add_argument("--target", default="cpu", help="cpu, cuda or cpu,cuda (cuda functions go to <package>.cuda)")
-    comp.add_argument("--native", action="store_true", help="optimize for this CPU (-march=native; not portable)")
-    comp.add_argument("--blas", default="auto", choices=("auto", "openblas", "none"),
-                      help="matrix products: scipy-openblas32 when installed (auto), required (openblas), "
-                           "or the built-in GEMM only (none)")
+    comp.add_argument(
+        "-o", "--output", default=".", help="directory to write packages into (default .)"
+    )
+    comp.add_argument(
+        "--target",
+        default="cpu",
+        help="cpu, cuda or cpu,cuda (cuda functions go to <package>.cuda)",
+    )
+    comp.add_argument(
+        "--native", action="store_true", help="optimize for this CPU (-march=native; not portable)"
+    )
+    comp.add_argument(
+        "--blas",
+        default="auto",
+        choices=("auto", "openblas", "none"),
+        help="matrix products: scipy-openblas32 when installed (auto), required (openblas), "
+        "or the built-in GEMM only (none)",
+    )
     comp.add_argument("--no-openmp", action="store_true", help="build without OpenMP")
-    comp.add_argument("--emit", default="module", choices=("module", "c-lib"),
-                      help="module: importable Python packages (default); c-lib: C sources, a "
-                           "header and a static library lib<name>.a for C programs")
-    comp.add_argument("--nan-guard", action="store_true",
-                      help="debug build: calls raise ValueError naming the first node producing "
-                           "NaN/Inf and its spec line (embeds spec paths; not for release)")
-    comp.add_argument("--profile", action="store_true",
-                      help="debug build: time each node; <module>.profile_report() prints the table")
+    comp.add_argument(
+        "--emit",
+        default="module",
+        choices=("module", "c-lib"),
+        help="module: importable Python packages (default); c-lib: C sources, a "
+        "header and a static library lib<name>.a for C programs",
+    )
+    comp.add_argument(
+        "--nan-guard",
+        action="store_true",
+        help="debug build: calls raise ValueError naming the first node producing "
+        "NaN/Inf and its spec line (embeds spec paths; not for release)",
+    )
+    comp.add_argument(
+        "--profile",
+        action="store_true",
+        help="debug build: time each node; <module>.profile_report() prints the table",
+    )
     comp.add_argument("-v", "--verbose", action="store_true", help="show the compiler commands")
-    comp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    comp.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     info = sub.add_parser("info", help="print how a built module was built")
     info.add_argument("path", help="a built package directory or its extension (.so)")
-    info.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    sub.add_parser("inspect", help="show a spec's graphs before and after optimization", add_help=False)
+    info.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    sub.add_parser(
+        "inspect", help="show a spec's graphs before and after optimization", add_help=False
+    )
     cache = sub.add_parser("cache", help="show or clear the build cache")
-    cache.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    cache.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    for name, text in (("info", "location, number of entries and total size"),
-                       ("clear", "remove every entry (builds running meanwhile are waited for)")):
+    for name, text in (
+        ("info", "location, number of entries and total size"),
+        ("clear", "remove every entry (builds running meanwhile are waited for)"),
+    ):
         action = cache_sub.add_parser(name, help=text)
-        action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        action.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
@@ -83,8 +117,8 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     lead = 1 if argv[:1] == ["--debug"] else 0
-    if argv[lead:lead + 1] == ["inspect"]:
-        rest = argv[lead + 1:]
+    if argv[lead : lead + 1] == ["inspect"]:
+        rest = argv[lead + 1 :]
         debug = bool(lead) or "--debug" in rest
         return _inspect([a for a in rest if a != "--debug"], debug)
     if not argv or argv[0] in ("-h", "--help"):
@@ -110,8 +144,11 @@ def main(argv=None) -> int:
         if args.debug or not isinstance(exc, (AotgraphError, OSError)):
             if args.debug:
                 raise
-            print(f"aotgraph: internal error: {type(exc).__name__}: {exc} (run with --debug "
-                  "for the traceback)", file=sys.stderr)
+            print(
+                f"aotgraph: internal error: {type(exc).__name__}: {exc} (run with --debug "
+                "for the traceback)",
+                file=sys.stderr,
+            )
             return 1
         # one line: the message (with the spec line it names), then a hint
         print(f"aotgraph: error: {exc} (hint: {error_hint(exc)})", file=sys.stderr)
@@ -131,14 +168,14 @@ def _silence_stdout():
 #: exception class name -> what to try; the first class of the MRO found wins
 _HINTS = {
     "MissingInputError": "pass the variable in the function's inputs, or give it a value "
-                         "with givens={var: value}",
+    "with givens={var: value}",
     "UnusedInputError": "remove the input, or pass on_unused_input='ignore'",
     "ShapeError": "check the static shapes given to at.tensor(..., shape=...) and the axes "
-                  "of the expression at that line",
+    "of the expression at that line",
     "AotgraphTypeError": "check the dtypes and numbers of dimensions of the operands at that "
-                         "line (x.type shows them)",
+    "line (x.type shows them)",
     "GradientError": "check that the cost is a scalar and depends on every wrt variable "
-                     "(or pass disconnected_inputs='ignore')",
+    "(or pass disconnected_inputs='ignore')",
     "IRError": "rebuild the module with this version of aotgraph",
     "SpecError": "fix the spec at that line; --debug shows the full traceback",
     "BuildError": "run with -v to see the compiler commands, --debug for the traceback",
@@ -175,8 +212,9 @@ def _compile(args) -> int:
         if targets != ["cpu"]:
             raise BuildError("--emit c-lib: only --target cpu is available for C libraries")
         if args.nan_guard or args.profile:
-            raise BuildError("--nan-guard and --profile build Python packages; drop them "
-                             "with --emit c-lib")
+            raise BuildError(
+                "--nan-guard and --profile build Python packages; drop them with --emit c-lib"
+            )
         for module in modules:
             lib = build_c_library(module, args.output, options, verbose=args.verbose)
             print(f"built {lib.archive} and {lib.header} (link with {' '.join(lib.link_flags)})")
@@ -184,8 +222,9 @@ def _compile(args) -> int:
     for module in modules:
         progress = _progress_reporter(module.name, args.verbose)
         debug = tuple(k for k in ("nan_guard", "profile") if getattr(args, k))
-        pkg = build_module(module, args.output, options, verbose=args.verbose, progress=progress,
-                           debug=debug)
+        pkg = build_module(
+            module, args.output, options, verbose=args.verbose, progress=progress, debug=debug
+        )
         if "cuda" in targets:  # the CUDA part: pkg/cuda.py (aotgraph/build/cuda.py)
             from aotgraph.build.cuda import build_cuda_package_part
 
@@ -258,7 +297,11 @@ def _load_spec(path, debug):
         if debug:
             raise
         spec = os.path.abspath(path)
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) == spec]
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if os.path.abspath(f.filename) == spec
+        ]
         where = f" (line {frames[-1].lineno})" if frames else ""
         raise SpecError(f"spec {path} failed{where}: {type(exc).__name__}: {exc}") from None
 
@@ -270,7 +313,9 @@ def _info(args) -> int:
     pkg_dir = path if os.path.isdir(path) else os.path.dirname(path)
     init = os.path.join(pkg_dir, "__init__.py")
     if not os.path.isfile(init):
-        raise BuildError(f"{args.path} is not a module built by aotgraph (no __init__.py beside it)")
+        raise BuildError(
+            f"{args.path} is not a module built by aotgraph (no __init__.py beside it)"
+        )
     info, functions, shared = _read_tables(init)
     if info is None:
         raise BuildError(f"{init} has no build_info: was it built by aotgraph?")
@@ -288,8 +333,10 @@ def _print_compat(info):
     """The compatibility summary: versions, ISA, and whether this CPU can load it."""
     from aotgraph.build.pkg_runtime import ABI_VERSION, cpu_flags
 
-    print(f"aotgraph {info.get('aotgraph_version')}, C ABI {info.get('c_abi_version')} "
-          f"(this runtime: {ABI_VERSION}), content hash {info.get('hash')}")
+    print(
+        f"aotgraph {info.get('aotgraph_version')}, C ABI {info.get('c_abi_version')} "
+        f"(this runtime: {ABI_VERSION}), content hash {info.get('hash')}"
+    )
     print(f"compiler: {info.get('compiler')}")
     print(f"flags: {' '.join(info.get('flags', []))}")
     print(f"target ISA: {info.get('isa', 'not recorded (built by an older aotgraph)')}")
@@ -310,7 +357,11 @@ def _read_tables(init):
         tree = ast.parse(f.read(), init)
     found = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             name = node.targets[0].id
             if name in ("build_info", "_FUNCTIONS", "_SHARED"):
                 found[name] = ast.literal_eval(node.value)
@@ -321,8 +372,11 @@ def _inspect(argv, debug=False) -> int:
     try:
         from aotgraph.opt import inspect as inspect_mod
     except ImportError:
-        print("aotgraph: the inspect command is not available in this installation "
-              "(aotgraph.opt.inspect is missing)", file=sys.stderr)
+        print(
+            "aotgraph: the inspect command is not available in this installation "
+            "(aotgraph.opt.inspect is missing)",
+            file=sys.stderr,
+        )
         return 1
     if not hasattr(inspect_mod, "main"):
         print("aotgraph: aotgraph.opt.inspect has no main(argv)", file=sys.stderr)
@@ -332,8 +386,11 @@ def _inspect(argv, debug=False) -> int:
     except Exception as exc:  # noqa: BLE001 - user-facing boundary (a spec that raises)
         if debug:
             raise
-        print(f"aotgraph: error: {type(exc).__name__}: {exc}{_user_frame(exc)} "
-              f"(hint: {error_hint(exc)})", file=sys.stderr)
+        print(
+            f"aotgraph: error: {type(exc).__name__}: {exc}{_user_frame(exc)} "
+            f"(hint: {error_hint(exc)})",
+            file=sys.stderr,
+        )
         return 1
     # inspect.main returns 2 for a spec it cannot use; usage errors exit 2 via argparse
     return 1 if result == 2 else result
@@ -346,6 +403,9 @@ def _user_frame(exc) -> str:
     import traceback
 
     skip = (os.path.dirname(os.path.abspath(__file__)), sysconfig.get_paths()["stdlib"])
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not os.path.abspath(f.filename).startswith(skip) and not f.filename.startswith("<")]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not os.path.abspath(f.filename).startswith(skip) and not f.filename.startswith("<")
+    ]
     return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""

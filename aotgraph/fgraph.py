@@ -11,7 +11,15 @@ import warnings
 from dataclasses import dataclass, field
 
 from aotgraph.errors import AotgraphTypeError
-from aotgraph.graph import Constant, SharedVariable, Variable, as_list, clone_replace, graph_inputs, trace_str
+from aotgraph.graph import (
+    Constant,
+    SharedVariable,
+    Variable,
+    as_list,
+    clone_replace,
+    graph_inputs,
+    trace_str,
+)
 
 
 class MissingInputError(AotgraphTypeError):
@@ -108,9 +116,12 @@ def make_function_graph(
     for i, v in enumerate(inputs):
         if not isinstance(v, Variable) or isinstance(v, (Constant, SharedVariable)) or v.owner:
             kind = (
-                "a constant" if isinstance(v, Constant)
-                else "a shared variable (shared variables are implicit inputs)" if isinstance(v, SharedVariable)
-                else "the result of an operation" if isinstance(v, Variable)
+                "a constant"
+                if isinstance(v, Constant)
+                else "a shared variable (shared variables are implicit inputs)"
+                if isinstance(v, SharedVariable)
+                else "the result of an operation"
+                if isinstance(v, Variable)
                 else type(v).__name__
             )
             raise AotgraphTypeError(
@@ -119,7 +130,10 @@ def make_function_graph(
     if len({v.uid for v in inputs}) != len(inputs):
         raise AotgraphTypeError(f"{name}: the same variable is given twice as an input")
     single = outputs is not None and not isinstance(outputs, (list, tuple))
-    outs = [as_tensor(o) for o in ([] if outputs is None else as_list(outputs) if not single else [outputs])]
+    outs = [
+        as_tensor(o)
+        for o in ([] if outputs is None else as_list(outputs) if not single else [outputs])
+    ]
     if isinstance(updates, dict):
         updates = list(updates.items())
     pairs = [(s, _check_update(name, s, v)) for s, v in (updates or [])]
@@ -128,7 +142,7 @@ def make_function_graph(
     if givens:
         items = list(givens.items()) if isinstance(givens, dict) else list(givens)
         replaced = clone_replace(outs + [v for _, v in pairs], dict(items))
-        outs, new_vals = replaced[: len(outs)], replaced[len(outs):]
+        outs, new_vals = replaced[: len(outs)], replaced[len(outs) :]
         pairs = [(s, v) for (s, _), v in zip(pairs, new_vals)]
     fg = FunctionGraph(name, inputs, outs, pairs, single_output=single)
     _check_inputs(fg, on_unused_input)

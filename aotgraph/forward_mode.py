@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 
 from aotgraph.errors import GradientError
-from aotgraph.graph import Variable, as_list, toposort, trace_str
 from aotgraph.gradient import (
     _check_choice,
     _check_wrt,
@@ -22,6 +21,7 @@ from aotgraph.gradient import (
     connected_variables,
     zeros_like,
 )
+from aotgraph.graph import Variable, as_list, toposort, trace_str
 from aotgraph.types import is_discrete
 
 

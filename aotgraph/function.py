@@ -131,8 +131,15 @@ class Function:
     ``fn.fgraph`` is the optimized graph it runs, ``fn.target`` the backend.
     """
 
-    def __init__(self, fgraph: FunctionGraph, target, allow_input_downcast, backend=None,
-                 nan_guard=False, profile=False):
+    def __init__(
+        self,
+        fgraph: FunctionGraph,
+        target,
+        allow_input_downcast,
+        backend=None,
+        nan_guard=False,
+        profile=False,
+    ):
         self.fgraph = fgraph
         self.name = fgraph.name
         self.target = target

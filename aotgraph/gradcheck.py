@@ -76,7 +76,7 @@ def numeric_grad(cost_fn, pt, eps=None, method="central"):
     args = [p.copy() for p in pt]
     f0 = float(cost_fn(*args)) if method == "forward" else None
     grads = []
-    for i, p in enumerate(args):
+    for p in args:
         h = eps if eps is not None else STEP[method][p.dtype.name]
         g = np.zeros(p.shape, dtype=np.float64)
         for idx in np.ndindex(p.shape):
@@ -123,8 +123,14 @@ def worst_error(analytic_grads, numeric_grads, abs_tol, rel_tol):
         if score.flat[flat] > worst_score:
             idx = np.unravel_index(flat, a.shape)
             worst_score = float(score.flat[flat])
-            worst = (arg, tuple(int(i) for i in idx), float(a[idx]), float(n[idx]),
-                     float(abs_err[idx]), float(rel_err[idx]))
+            worst = (
+                arg,
+                tuple(int(i) for i in idx),
+                float(a[idx]),
+                float(n[idx]),
+                float(abs_err[idx]),
+                float(rel_err[idx]),
+            )
     return worst
 
 
@@ -133,8 +139,10 @@ def _build(fun, arrays, proj_dtype_of, target, optimize):
     from aotgraph.gradient import grad
     from aotgraph.tensor.basic import as_tensor
 
-    inputs = [Variable(TensorType(p.dtype.name, (None,) * p.ndim), name=f"input{i}")
-              for i, p in enumerate(arrays)]
+    inputs = [
+        Variable(TensorType(p.dtype.name, (None,) * p.ndim), name=f"input{i}")
+        for i, p in enumerate(arrays)
+    ]
     out = fun(*inputs)
     if isinstance(out, (list, tuple)):
         raise TypeError("verify_grad: fun must return one symbolic variable, got a sequence")
@@ -150,9 +158,20 @@ def _build(fun, arrays, proj_dtype_of, target, optimize):
     return out_fn, cost_fn, grad_fn
 
 
-def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=None,
-                rel_tol=None, mode=None, cast_to_output_type=False, method="central",
-                target="py"):
+def verify_grad(
+    fun,
+    pt,
+    n_tests=2,
+    rng=None,
+    eps=None,
+    out_type=None,
+    abs_tol=None,
+    rel_tol=None,
+    mode=None,
+    cast_to_output_type=False,
+    method="central",
+    target="py",
+):
     """Check the symbolic gradient of ``fun`` at the point ``pt`` against
     finite differences; raise :class:`GradientCheckError` (an
     ``AssertionError``) naming the worst element when they disagree.
@@ -176,7 +195,9 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
     aotgraph.gradcheck.GradientCheckError: verify_grad: the gradient ...
     """
     if mode not in _MODES:
-        raise ValueError(f"verify_grad: mode must be None, 'FAST_RUN' or 'FAST_COMPILE', got {mode!r}")
+        raise ValueError(
+            f"verify_grad: mode must be None, 'FAST_RUN' or 'FAST_COMPILE', got {mode!r}"
+        )
     if method not in STEP:
         raise ValueError(f"verify_grad: method must be 'central' or 'forward', got {method!r}")
     arrays = _check_points(pt)
@@ -194,7 +215,7 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
     for _ in range(n_tests):
         proj = np.asarray(rng.random(np.shape(out_value)) + 0.5, dtype=proj_dtype)
         analytic = grad_fn(*[p.copy() for p in arrays], proj)
-        numeric = numeric_grad(lambda *a: cost_fn(*a, proj), arrays, eps, method)
+        numeric = numeric_grad(lambda *a, w=proj: cost_fn(*a, w), arrays, eps, method)
         worst = worst_error(analytic, numeric, abs_tol, rel_tol)
         if worst is not None and worst[4] > abs_tol and worst[5] > rel_tol:
             raise GradientCheckError(*worst, abs_tol, rel_tol)

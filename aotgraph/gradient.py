@@ -351,8 +351,14 @@ def _same_structure(wrt, result):
     return tuple(result) if isinstance(wrt, tuple) else result
 
 
-def grad(cost, wrt, consider_constant=None, known_grads=None, disconnected_inputs="raise",
-         return_disconnected="zero"):
+def grad(
+    cost,
+    wrt,
+    consider_constant=None,
+    known_grads=None,
+    disconnected_inputs="raise",
+    return_disconnected="zero",
+):
     """Symbolic gradient of scalar ``cost`` with respect to ``wrt``.
 
     ``wrt`` is a variable or a list/tuple (the result has the same

@@ -248,9 +248,7 @@ class Apply:
                 raise AotgraphTypeError(
                     f"{op.name}: input {i} must be a symbolic variable, got {v!r}"
                 )
-        self.outputs = tuple(
-            Variable(t, owner=self, index=i) for i, t in enumerate(output_types)
-        )
+        self.outputs = tuple(Variable(t, owner=self, index=i) for i, t in enumerate(output_types))
 
     @property
     def out(self) -> Variable:
@@ -301,11 +299,7 @@ def toposort(outputs, stop=()):
             if i < len(node.inputs):
                 stack.append((node, i + 1))
                 inp = node.inputs[i]
-                if (
-                    inp.owner is not None
-                    and inp.uid not in stop_ids
-                    and id(inp.owner) not in seen
-                ):
+                if inp.owner is not None and inp.uid not in stop_ids and id(inp.owner) not in seen:
                     stack.append((inp.owner, 0))
             else:
                 if id(node) not in seen:
@@ -377,17 +371,14 @@ def clone_replace(outputs, replace=None, rebuild=None):
     mapping = {}
     for old, new in replace.items():
         if not isinstance(old, Variable):
-            raise AotgraphTypeError(
-                f"clone_replace: replace keys must be variables, got {old!r}"
-            )
+            raise AotgraphTypeError(f"clone_replace: replace keys must be variables, got {old!r}")
         if not isinstance(new, Variable):
             from aotgraph.tensor.basic import as_tensor
 
             new = as_tensor(new)
         if new.ndim != old.ndim:
             raise AotgraphTypeError(
-                f"clone_replace: replacement for {old!r} has ndim {new.ndim}, "
-                f"expected {old.ndim}"
+                f"clone_replace: replacement for {old!r} has ndim {new.ndim}, expected {old.ndim}"
             )
         mapping[old.uid] = new
     for node in toposort(outs, stop=[k for k in replace]):

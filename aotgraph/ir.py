@@ -143,7 +143,13 @@ def _function_to_ir(fg, opts, shared_names, blobs, blob_meta):
         vid = f"v{len(var_docs)}"
         ids[var.uid] = vid
         var_docs.append(
-            {"id": vid, "kind": kind, "dtype": var.type.dtype, "shape": list(var.type.shape), **extra}
+            {
+                "id": vid,
+                "kind": kind,
+                "dtype": var.type.dtype,
+                "shape": list(var.type.shape),
+                **extra,
+            }
         )
 
     for var, iname in zip(fg.inputs, fg.input_names()):
@@ -180,9 +186,7 @@ def _function_to_ir(fg, opts, shared_names, blobs, blob_meta):
         "outputs": [ids[v.uid] for v in fg.outputs],
         # outputs=None gives no outputs (a list), as in Theano
         "single_output": bool(fg.single_output) and len(fg.outputs) == 1,
-        "updates": [
-            {"shared": shared_names[s.uid][1], "value": ids[v.uid]} for s, v in fg.updates
-        ],
+        "updates": [{"shared": shared_names[s.uid][1], "value": ids[v.uid]} for s, v in fg.updates],
         "allow_input_downcast": bool(opts.get("allow_input_downcast", False)),
     }
 
@@ -265,8 +269,10 @@ def _check_document(doc, blobs, verify_blobs):
         version == IR_VERSION,
         f"IR: version {version!r} is not supported (this aotgraph reads version {IR_VERSION})",
     )
-    _check(isinstance(doc.get("module"), str) and bool(_MODULE.match(doc["module"])),
-           "IR: 'module' must be a dotted Python module name")
+    _check(
+        isinstance(doc.get("module"), str) and bool(_MODULE.match(doc["module"])),
+        "IR: 'module' must be a dotted Python module name",
+    )
     _check_blobs(doc.get("blobs"), blobs, verify_blobs)
     _check_shared(doc.get("shared"), doc["blobs"])
     funcs = doc.get("functions")
@@ -326,8 +332,10 @@ def _check_shared(shared, blob_meta):
             continue
         m = blob_meta.get(blob) if isinstance(blob, str) else None
         _check(m is not None, f"IR: {where}: unknown blob {blob!r}")
-        fits = m["dtype"] == s["dtype"] and len(m["shape"]) == len(s["shape"]) and all(
-            a is None or a == b for a, b in zip(s["shape"], m["shape"])
+        fits = (
+            m["dtype"] == s["dtype"]
+            and len(m["shape"]) == len(s["shape"])
+            and all(a is None or a == b for a, b in zip(s["shape"], m["shape"]))
         )
         _check(fits, f"IR: {where}: initial value {m['dtype']}{m['shape']} does not fit its type")
 
@@ -335,9 +343,16 @@ def _check_shared(shared, blob_meta):
 def _check_function(fname, f, doc):
     where = f"function {fname!r}"
     _check(isinstance(f, dict), f"IR: {where} must be an object")
-    for key, kind in (("inputs", list), ("shared", list), ("vars", list), ("nodes", list),
-                      ("outputs", list), ("updates", list), ("single_output", bool),
-                      ("allow_input_downcast", bool)):
+    for key, kind in (
+        ("inputs", list),
+        ("shared", list),
+        ("vars", list),
+        ("nodes", list),
+        ("outputs", list),
+        ("updates", list),
+        ("single_output", bool),
+        ("allow_input_downcast", bool),
+    ):
         _check(isinstance(f.get(key), kind), f"IR: {where}: {key!r} must be a {kind.__name__}")
     _check(len(f["nodes"]) <= MAX_NODES, f"IR: {where}: too many nodes")
     types = _check_vars(where, f, doc)
@@ -345,17 +360,25 @@ def _check_function(fname, f, doc):
     for i, node in enumerate(f["nodes"]):
         _check_node(f"{where} node {i}", node, types, defined)
     for vid in f["outputs"]:
-        _check(isinstance(vid, str) and vid in defined, f"IR: {where}: output {vid!r} is never defined")
+        _check(
+            isinstance(vid, str) and vid in defined, f"IR: {where}: output {vid!r} is never defined"
+        )
     for u in f["updates"]:
-        _check(isinstance(u, dict) and u.get("shared") in f["shared"],
-               f"IR: {where}: update {u!r} names a shared variable the function does not use")
-        _check(isinstance(u.get("value"), str) and u["value"] in defined,
-               f"IR: {where}: update value {u.get('value')!r} undefined")
+        _check(
+            isinstance(u, dict) and u.get("shared") in f["shared"],
+            f"IR: {where}: update {u!r} names a shared variable the function does not use",
+        )
+        _check(
+            isinstance(u.get("value"), str) and u["value"] in defined,
+            f"IR: {where}: update value {u.get('value')!r} undefined",
+        )
         s = doc["shared"][u["shared"]]
         v = types[u["value"]]
-        _check(v["dtype"] == s["dtype"] and len(v["shape"]) == len(s["shape"]),
-               f"IR: {where}: update of {u['shared']!r} has type {v['dtype']}{v['shape']}, "
-               f"expected {s['dtype']}{s['shape']}")
+        _check(
+            v["dtype"] == s["dtype"] and len(v["shape"]) == len(s["shape"]),
+            f"IR: {where}: update of {u['shared']!r} has type {v['dtype']}{v['shape']}, "
+            f"expected {s['dtype']}{s['shape']}",
+        )
     if f["single_output"]:
         _check(len(f["outputs"]) == 1, f"IR: {where}: single_output needs exactly one output")
 
@@ -364,7 +387,10 @@ def _check_vars(where, f, doc):
     types = {}
     expected_kinds = ["input"] * len(f["inputs"]) + ["shared"] * len(f["shared"])
     for i, v in enumerate(f["vars"]):
-        _check(isinstance(v, dict) and v.get("id") == f"v{i}", f"IR: {where}: var {i} must have id 'v{i}'")
+        _check(
+            isinstance(v, dict) and v.get("id") == f"v{i}",
+            f"IR: {where}: var {i} must have id 'v{i}'",
+        )
         vid = v["id"]
         _check_type(f"{where} {vid}", v.get("dtype"), v.get("shape"))
         kind = v.get("kind")
@@ -378,16 +404,24 @@ def _check_vars(where, f, doc):
             _check(f["inputs"][i] == vid and ok, f"IR: {where}: input {vid} is malformed")
         elif kind == "shared":
             s = doc["shared"].get(v.get("shared")) if isinstance(v.get("shared"), str) else None
-            _check(s is not None and f["shared"][i - len(f["inputs"])] == v["shared"],
-                   f"IR: {where}: {vid} names an unknown shared variable")
-            _check(s["dtype"] == v["dtype"] and s["shape"] == v["shape"],
-                   f"IR: {where}: {vid} does not match shared variable {v['shared']!r}")
+            _check(
+                s is not None and f["shared"][i - len(f["inputs"])] == v["shared"],
+                f"IR: {where}: {vid} names an unknown shared variable",
+            )
+            _check(
+                s["dtype"] == v["dtype"] and s["shape"] == v["shape"],
+                f"IR: {where}: {vid} does not match shared variable {v['shared']!r}",
+            )
         elif kind == "constant":
             m = doc["blobs"].get(v.get("blob")) if isinstance(v.get("blob"), str) else None
-            _check(m is not None and v.get("blob", "").startswith("k_"),
-                   f"IR: {where}: constant {vid} names an unknown blob")
-            _check(m["dtype"] == v["dtype"] and m["shape"] == v["shape"],
-                   f"IR: {where}: constant {vid} does not match its blob")
+            _check(
+                m is not None and v.get("blob", "").startswith("k_"),
+                f"IR: {where}: constant {vid} names an unknown blob",
+            )
+            _check(
+                m["dtype"] == v["dtype"] and m["shape"] == v["shape"],
+                f"IR: {where}: constant {vid} does not match its blob",
+            )
         types[vid] = v
     return types
 
@@ -402,8 +436,10 @@ def _check_params(where, value, depth=0):
         for v in value:
             _check_params(where, v, depth + 1)
     else:
-        ok = value is None or isinstance(value, (bool, int, str)) or (
-            isinstance(value, float) and math.isfinite(value)
+        ok = (
+            value is None
+            or isinstance(value, (bool, int, str))
+            or (isinstance(value, float) and math.isfinite(value))
         )
         _check(ok, f"IR: {where}: param {value!r} is not a plain JSON value")
 
@@ -432,13 +468,20 @@ def _check_node(where, node, types, defined):
     _check(isinstance(params, dict), f"IR: {where}: params must be an object")
     _check_params(f"{where} ({op})", params)
     ins, outs = node.get("inputs"), node.get("outputs")
-    _check(isinstance(ins, list) and isinstance(outs, list) and outs, f"IR: {where}: bad inputs/outputs")
+    _check(
+        isinstance(ins, list) and isinstance(outs, list) and outs,
+        f"IR: {where}: bad inputs/outputs",
+    )
     for vid in ins:
-        _check(isinstance(vid, str) and vid in defined,
-               f"IR: {where} ({op}): input {vid!r} is used before it is defined")
+        _check(
+            isinstance(vid, str) and vid in defined,
+            f"IR: {where} ({op}): input {vid!r} is used before it is defined",
+        )
     for vid in outs:
-        _check(isinstance(vid, str) and vid in types and types[vid]["kind"] == "node",
-               f"IR: {where} ({op}): output {vid!r} is not a node variable")
+        _check(
+            isinstance(vid, str) and vid in types and types[vid]["kind"] == "node",
+            f"IR: {where} ({op}): output {vid!r} is not a node variable",
+        )
         _check(vid not in defined, f"IR: {where} ({op}): {vid} is defined twice")
         defined.add(vid)
     if op in OPS:
@@ -457,11 +500,21 @@ def _check_node_types(where, op, params, ins, outs):
     except AotgraphError as exc:
         raise IRError(f"IR: {where}: {op} rejects its inputs: {exc}") from None
     except Exception as exc:  # a type rule choking on hostile params is a rejection too
-        raise IRError(f"IR: {where}: {op} rejects its params {params!r}: {type(exc).__name__}") from None
-    _check(len(inferred) == len(outs), f"IR: {where}: {op} has {len(outs)} outputs, expected {len(inferred)}")
+        raise IRError(
+            f"IR: {where}: {op} rejects its params {params!r}: {type(exc).__name__}"
+        ) from None
+    _check(
+        len(inferred) == len(outs),
+        f"IR: {where}: {op} has {len(outs)} outputs, expected {len(inferred)}",
+    )
     for t, v in zip(inferred, outs):
-        ok = t.dtype == v["dtype"] and t.ndim == len(v["shape"]) and all(
-            a is None or b is None or a == b for a, b in zip(t.shape, v["shape"])
+        ok = (
+            t.dtype == v["dtype"]
+            and t.ndim == len(v["shape"])
+            and all(a is None or b is None or a == b for a, b in zip(t.shape, v["shape"]))
         )
-        _check(ok, f"IR: {where}: {op} output {v['id']} is {v['dtype']}{v['shape']}, "
-                   f"but its inputs give {t.short()}")
+        _check(
+            ok,
+            f"IR: {where}: {op} output {v['id']} is {v['dtype']}{v['shape']}, "
+            f"but its inputs give {t.short()}",
+        )

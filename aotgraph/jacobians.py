@@ -17,9 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from aotgraph.errors import GradientError
-from aotgraph.graph import Constant, Variable, as_list, graph_inputs, trace_str
 from aotgraph.gradient import _check_wrt, _same_structure, grad
-
+from aotgraph.graph import Constant, Variable, as_list, graph_inputs, trace_str
 
 #: When the batched pass is not possible: up to this many rows a jacobian is
 #: unrolled into one graph; beyond that (or for a dynamic length) it is a scan.
@@ -32,13 +31,19 @@ def _jacobian_rows_batched(expression, wrt_list, consider_constant, disconnected
     from aotgraph.tensor.shape import eye
 
     seed = Variable(expression.type, name="_cotangent")
-    grads = grad(None, wrt_list, consider_constant, known_grads={expression: seed},
-                 disconnected_inputs=disconnected_inputs)
+    grads = grad(
+        None,
+        wrt_list,
+        consider_constant,
+        known_grads={expression: seed},
+        disconnected_inputs=disconnected_inputs,
+    )
     size = shape_i(expression, 0)
     rows = batch_graph(grads, {seed: eye(size, dtype=expression.dtype)}, size)
     # a gradient that does not depend on the (linear) seed is zero
-    rows = [alloc(g, [size, *dims_of(w)]) if r is None else r
-            for g, r, w in zip(grads, rows, wrt_list)]
+    rows = [
+        alloc(g, [size, *dims_of(w)]) if r is None else r for g, r, w in zip(grads, rows, wrt_list)
+    ]
     if any(v is seed for v in graph_inputs(rows)):
         raise NoBatchRule("jacobian: the batched reverse pass still reads the seed")
     return rows
@@ -51,25 +56,36 @@ def _jacobian_rows_unrolled(expression, wrt_list, consider_constant, disconnecte
     rows = []
     for i in range(n):
         seed = Constant(np.eye(n, dtype=expression.dtype)[i])
-        rows.append(grad(None, wrt_list, consider_constant, known_grads={expression: seed},
-                         disconnected_inputs=disconnected_inputs))
+        rows.append(
+            grad(
+                None,
+                wrt_list,
+                consider_constant,
+                known_grads={expression: seed},
+                disconnected_inputs=disconnected_inputs,
+            )
+        )
     return [stack([r[j] for r in rows], axis=0) for j in range(len(wrt_list))]
 
 
 def _jacobian_rows_by_scan(expression, wrt_list, consider_constant, disconnected_inputs):
-    from aotgraph.ops.elemwise import cast, elementwise
     from aotgraph.loops import scan
+    from aotgraph.ops.elemwise import cast, elementwise
     from aotgraph.tensor.shape import arange
 
     rows = arange(expression.shape[0])
 
     def row(i, expr, *wrt):
         seed = cast(elementwise("eq", rows, i), expr.dtype)
-        return grad(None, list(wrt), consider_constant, known_grads={expr: seed},
-                    disconnected_inputs=disconnected_inputs)
+        return grad(
+            None,
+            list(wrt),
+            consider_constant,
+            known_grads={expr: seed},
+            disconnected_inputs=disconnected_inputs,
+        )
 
-    result, _ = scan(row, sequences=rows, non_sequences=[expression, *wrt_list],
-                     return_list=True)
+    result, _ = scan(row, sequences=rows, non_sequences=[expression, *wrt_list], return_list=True)
     return list(result)
 
 

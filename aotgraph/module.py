@@ -27,8 +27,10 @@ class Module:
     """A module to build: a dotted import name and its functions."""
 
     def __init__(self, name):
-        if not isinstance(name, str) or not _DOTTED.match(name) or any(
-            keyword.iskeyword(part) for part in name.split(".")
+        if (
+            not isinstance(name, str)
+            or not _DOTTED.match(name)
+            or any(keyword.iskeyword(part) for part in name.split("."))
         ):
             raise AotgraphTypeError(
                 f"Module: name must be a dotted Python module name like 'pkg.model', got {name!r}"
@@ -38,8 +40,16 @@ class Module:
         self.options = {}  # per-function options, e.g. allow_input_downcast
         _REGISTRY.append(self)
 
-    def function(self, name, inputs, outputs, updates=None, givens=None,
-                 on_unused_input="raise", allow_input_downcast=False):
+    def function(
+        self,
+        name,
+        inputs,
+        outputs,
+        updates=None,
+        givens=None,
+        on_unused_input="raise",
+        allow_input_downcast=False,
+    ):
         """Declare function ``name`` of this module (same arguments as ``ag.function``)."""
         if not isinstance(name, str) or not _IDENT.match(name) or keyword.iskeyword(name):
             raise AotgraphTypeError(

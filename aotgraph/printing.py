@@ -321,7 +321,9 @@ def guarded_native_call(fn, arrays):
     bad = _non_finite(outs + [s.get_value(borrow=True) for s, _ in before])
     if bad is not None:
         _restore(before)
-        where = f"output {bad}" if bad < len(outs) else f"the update of {before[bad - len(outs)][0]!r}"
+        where = (
+            f"output {bad}" if bad < len(outs) else f"the update of {before[bad - len(outs)][0]!r}"
+        )
         _replay_guarded(fn, arrays, where)
     return result
 
@@ -353,11 +355,17 @@ def _replay_guarded(fn, arrays, where):
     fg = fn.fgraph
     values = {v.uid: a for v, a in zip(fg.inputs, arrays)}
     try:
-        interpret(fg.all_outputs(), values, fn.name,
-                  lambda pos, node, res, _s: check_finite(fn.name, node, pos, res))
+        interpret(
+            fg.all_outputs(),
+            values,
+            fn.name,
+            lambda pos, node, res, _s: check_finite(fn.name, node, pos, res),
+        )
     except NanGuardError as exc:
-        raise NanGuardError(f"{exc} [native {where} was not finite; located by replaying the "
-                            "call on the reference interpreter]") from None
+        raise NanGuardError(
+            f"{exc} [native {where} was not finite; located by replaying the "
+            "call on the reference interpreter]"
+        ) from None
     raise NanGuardError(
         f"{fn.name}: nan_guard: the native code produced NaN or Inf in {where}, but the "
         "reference interpreter did not on the same inputs: a numerical difference of the "

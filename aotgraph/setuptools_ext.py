@@ -47,7 +47,7 @@ def _spec_list(value, where):
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        _fail(f"{where} must be a list of spec file paths, e.g. [\"src/mypkg/model_spec.py\"]")
+        _fail(f'{where} must be a list of spec file paths, e.g. ["src/mypkg/model_spec.py"]')
     return list(value)
 
 
@@ -58,7 +58,9 @@ def finalize_options(dist):
     if config is None:
         return
     if not isinstance(config, dict) or "modules" not in config:
-        _fail("[tool.aotgraph] needs a 'modules' list of spec files, e.g. modules = [\"src/mypkg/model_spec.py\"]")
+        _fail(
+            "[tool.aotgraph] needs a 'modules' list of spec files, e.g. modules = [\"src/mypkg/model_spec.py\"]"
+        )
     unknown = set(config) - {"modules", "blas", "native"}
     if unknown:
         _fail(f"[tool.aotgraph] has unknown keys {sorted(unknown)}; known: modules, blas, native")
@@ -75,8 +77,10 @@ def _register(dist, specs, root, config):
     for spec in specs:
         path = spec if os.path.isabs(spec) else os.path.join(root, spec)
         if not os.path.isfile(path):
-            _fail(f"spec file {spec!r} does not exist (paths are relative to {root}); fix the "
-                  "[tool.aotgraph] modules list")
+            _fail(
+                f"spec file {spec!r} does not exist (paths are relative to {root}); fix the "
+                "[tool.aotgraph] modules list"
+            )
         paths.append(path)
     if getattr(dist, _ATTR, None):
         return
@@ -120,7 +124,9 @@ def _build_all(cmd):
     packages = set(dist.packages or [])
     target = cmd.build_lib if not cmd.inplace else _inplace_root(cmd)
     try:
-        options = BuildOptions(blas=config.get("blas", "auto"), native=bool(config.get("native", False)))
+        options = BuildOptions(
+            blas=config.get("blas", "auto"), native=bool(config.get("native", False))
+        )
     except AotgraphError as exc:
         _fail(f"[tool.aotgraph]: {exc}")
     outputs = []

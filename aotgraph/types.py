@@ -26,9 +26,7 @@ SUPPORTED_DTYPES = (
     "float64",
 )
 FLOAT_DTYPES = frozenset({"float32", "float64"})
-INT_DTYPES = frozenset(
-    {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
-)
+INT_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
 DISCRETE_DTYPES = INT_DTYPES | {"bool"}
 
 
@@ -92,9 +90,7 @@ class TensorType:
                     f"TensorType: each dimension must be an int >= 0 or None, got {d!r}"
                 )
             if d < 0:
-                raise AotgraphTypeError(
-                    f"TensorType: dimension lengths must be >= 0, got {d}"
-                )
+                raise AotgraphTypeError(f"TensorType: dimension lengths must be >= 0, got {d}")
             checked.append(int(d))
         object.__setattr__(self, "dtype", dtype)
         object.__setattr__(self, "shape", tuple(checked))
@@ -160,9 +156,7 @@ def broadcast_static(shapes, what="operands", names=None):
             shown = (names() if callable(names) else names) or [
                 f"operand {i}" for i in range(len(shapes))
             ]
-            desc = ", ".join(
-                f"{n} with shape {_shape_str(s)}" for n, s in zip(shown, shapes)
-            )
+            desc = ", ".join(f"{n} with shape {_shape_str(s)}" for n, s in zip(shown, shapes))
             raise ShapeError(
                 f"{what}: shapes cannot be broadcast together "
                 f"(axis {axis - ndim} has lengths {sorted(static)}): {desc}"
@@ -177,8 +171,10 @@ def broadcast_static(shapes, what="operands", names=None):
 
 
 def _shape_str(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + (
-        ",)" if len(shape) == 1 else ")"
+    return (
+        "("
+        + ", ".join("?" if d is None else str(d) for d in shape)
+        + (",)" if len(shape) == 1 else ")")
     )
 
 

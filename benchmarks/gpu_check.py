@@ -41,17 +41,31 @@ def _workloads(n):
         return e / e.sum(axis=1, keepdims=True)
 
     return [
-        ("elementwise tanh(x)*x+1", [x], lambda: (at.tanh(x) * x + 1.0), (X,),
-         lambda a: np.tanh(a) * a + 1),
+        (
+            "elementwise tanh(x)*x+1",
+            [x],
+            lambda: at.tanh(x) * x + 1.0,
+            (X,),
+            lambda a: np.tanh(a) * a + 1,
+        ),
         ("sum over rows", [x], lambda: at.sum(x, axis=1), (X,), lambda a: a.sum(axis=1)),
         ("max over all", [x], lambda: at.max(x), (X,), lambda a: a.max()),
         ("softmax", [x], lambda: at.nnet.softmax(x), (X,), np_softmax),
-        ("log_softmax", [x], lambda: at.nnet.log_softmax(x), (X,),
-         lambda a: np.log(np_softmax(a.astype("float64"))).astype("float32")),
-        ("gemm + bias + tanh", [x, w, b], lambda: at.tanh(x @ w + b), (X, W, B),
-         lambda a, c, d: np.tanh(a @ c + d)),
-        ("float64 matmul", [xd], lambda: xd @ xd.T, (X.astype("float64"),),
-         lambda a: a @ a.T),
+        (
+            "log_softmax",
+            [x],
+            lambda: at.nnet.log_softmax(x),
+            (X,),
+            lambda a: np.log(np_softmax(a.astype("float64"))).astype("float32"),
+        ),
+        (
+            "gemm + bias + tanh",
+            [x, w, b],
+            lambda: at.tanh(x @ w + b),
+            (X, W, B),
+            lambda a, c, d: np.tanh(a @ c + d),
+        ),
+        ("float64 matmul", [xd], lambda: xd @ xd.T, (X.astype("float64"),), lambda a: a @ a.T),
     ]
 
 
@@ -92,8 +106,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     peers = _peers()
     failures = 0
-    print(f"{'workload':28s} {'ok':>4s} {'aotgraph ms':>12s} {'numpy ms':>10s} "
-          + " ".join(f"{p + ' ms':>10s}" for p in peers))
+    print(
+        f"{'workload':28s} {'ok':>4s} {'aotgraph ms':>12s} {'numpy ms':>10s} "
+        + " ".join(f"{p + ' ms':>10s}" for p in peers)
+    )
     for name, ins, build, values, np_fn in _workloads(args.size):
         try:
             fn = ag.function(ins, build(), target="cuda")

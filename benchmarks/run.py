@@ -78,8 +78,13 @@ def environment():
         info["load"] = f"{load:.1f}" + (" (busy machine: ratios unreliable)" if load > 1.5 else "")
     except OSError:
         pass
-    for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS",
-                "OPENBLAS_CORETYPE", "AOTGRAPH_NUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "OMP_WAIT_POLICY",
+        "OPENBLAS_NUM_THREADS",
+        "OPENBLAS_CORETYPE",
+        "AOTGRAPH_NUM_THREADS",
+    ):
         if var in os.environ:
             info[var] = os.environ[var]
     return info
@@ -144,7 +149,9 @@ def main(argv=None):
             lines.append(f"| {wl.id} {wl.title} | {name} | missing | |")
     if not only or "W6" in only:
         times = cold_start(args.quick)
-        print(f"\nW6 cold start to first train-step result: cold {times['cold']:.2f} s, warm {times['warm']:.2f} s")
+        print(
+            f"\nW6 cold start to first train-step result: cold {times['cold']:.2f} s, warm {times['warm']:.2f} s"
+        )
         lines.append(f"| W6 cold start | aotgraph | {times['cold']:.2f} s | |")
         lines.append(f"| W6 warm start | aotgraph | {times['warm']:.2f} s | |")
     if not only or "MEM" in only:

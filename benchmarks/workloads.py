@@ -444,8 +444,9 @@ def w5_pytensor(with_grad, mode):
 
             x, h0 = pt.ftensor3("x"), pt.fmatrix("h0")
             wx, wh, b = (pytensor.shared(a) for a in (RNN_WX, RNN_WH, RNN_B))
-            hs, _ = pytensor.scan(lambda xt, h: pt.tanh(xt @ wx + h @ wh + b), sequences=x,
-                                  outputs_info=h0)
+            hs, _ = pytensor.scan(
+                lambda xt, h: pt.tanh(xt @ wx + h @ wh + b), sequences=x, outputs_info=h0
+            )
             out = pytensor.grad(hs[-1].sum(), [wx, wh, b]) if with_grad else hs[-1]
             return [x, h0], out, None
 
@@ -467,20 +468,60 @@ def _peers(aot, numpy_, jax_, torch_, pytensor_):
 
 
 ALL = [
-    Workload("W1", "call overhead x+y, float32[16]", 2000, 15,
-             _peers(w1_aotgraph, w1_numpy, w1_jax, w1_torch, w1_pytensor)),
-    Workload("W2", "fused elementwise, 1e7 float32", 3, 9,
-             _peers(w2_aotgraph, w2_numpy, w2_jax, w2_torch, w2_pytensor)),
-    Workload("W3", "MLP forward 256x784-512-256-10", 10, 11,
-             _peers(w3_aotgraph, w3_numpy, w3_jax, w3_torch, w3_pytensor)),
-    Workload("W4", "MLP train step (SGD)", 5, 11,
-             _peers(w4_aotgraph, w4_numpy, w4_jax, w4_torch, w4_pytensor)),
-    Workload("W5f", "RNN forward 100 steps", 3, 9,
-             _peers(w5_aotgraph(False), w5_numpy(False), w5_jax(False), w5_torch(False),
-                    lambda mode: w5_pytensor(False, mode))),
-    Workload("W5g", "RNN forward + gradient", 2, 7,
-             _peers(w5_aotgraph(True), w5_numpy(True), w5_jax(True), w5_torch(True),
-                    lambda mode: w5_pytensor(True, mode))),
+    Workload(
+        "W1",
+        "call overhead x+y, float32[16]",
+        2000,
+        15,
+        _peers(w1_aotgraph, w1_numpy, w1_jax, w1_torch, w1_pytensor),
+    ),
+    Workload(
+        "W2",
+        "fused elementwise, 1e7 float32",
+        3,
+        9,
+        _peers(w2_aotgraph, w2_numpy, w2_jax, w2_torch, w2_pytensor),
+    ),
+    Workload(
+        "W3",
+        "MLP forward 256x784-512-256-10",
+        10,
+        11,
+        _peers(w3_aotgraph, w3_numpy, w3_jax, w3_torch, w3_pytensor),
+    ),
+    Workload(
+        "W4",
+        "MLP train step (SGD)",
+        5,
+        11,
+        _peers(w4_aotgraph, w4_numpy, w4_jax, w4_torch, w4_pytensor),
+    ),
+    Workload(
+        "W5f",
+        "RNN forward 100 steps",
+        3,
+        9,
+        _peers(
+            w5_aotgraph(False),
+            w5_numpy(False),
+            w5_jax(False),
+            w5_torch(False),
+            lambda mode: w5_pytensor(False, mode),
+        ),
+    ),
+    Workload(
+        "W5g",
+        "RNN forward + gradient",
+        2,
+        7,
+        _peers(
+            w5_aotgraph(True),
+            w5_numpy(True),
+            w5_jax(True),
+            w5_torch(True),
+            lambda mode: w5_pytensor(True, mode),
+        ),
+    ),
 ]
 
 
@@ -521,6 +562,8 @@ def peak_memory_w2():
             out[which] = "failed: " + res.stderr.strip().splitlines()[-1][:120]
         else:
             grown = int(res.stdout.strip()) / 1024
-            out[which] = (f"{grown:.1f} MiB (inputs {inputs_kib / 1024:.0f} MiB, output "
-                          f"{inputs_kib / 2048:.0f} MiB; target <= {budget_mib:.1f} MiB)")
+            out[which] = (
+                f"{grown:.1f} MiB (inputs {inputs_kib / 1024:.0f} MiB, output "
+                f"{inputs_kib / 2048:.0f} MiB; target <= {budget_mib:.1f} MiB)"
+            )
     return out

@@ -38,7 +38,14 @@ from aotgraph.build.cache import BuildCache
 from aotgraph.build.compiler import BuildOptions
 from aotgraph.errors import BuildError
 
-__all__ = ["BuildOptions", "BuildCache", "build_module", "compile_spec", "compile_in_process", "module_ir"]
+__all__ = [
+    "BuildOptions",
+    "BuildCache",
+    "build_module",
+    "compile_spec",
+    "compile_in_process",
+    "module_ir",
+]
 
 
 def module_ir(module, optimize=True, embed_shared=True, debug=()):
@@ -61,8 +68,17 @@ def module_ir(module, optimize=True, embed_shared=True, debug=()):
     return load_ir(text, blobs, verify_blobs=False), text
 
 
-def build_module(module, out_dir, options=None, cache=None, verbose=False, emitters=None, optimize=True,
-                 progress=None, debug=()):
+def build_module(
+    module,
+    out_dir,
+    options=None,
+    cache=None,
+    verbose=False,
+    emitters=None,
+    optimize=True,
+    progress=None,
+    debug=(),
+):
     """Build ``module`` into the package ``out_dir/<name as path>/``; returns its path.
 
     ``progress``, when given, is called with the name of each stage as it
@@ -75,9 +91,13 @@ def build_module(module, out_dir, options=None, cache=None, verbose=False, emitt
         progress("optimize")
     ir, text = module_ir(module, optimize=optimize, debug=tuple(debug))
     if not module.functions:
-        raise BuildError(f"module {module.name}: it has no functions; add some with mod.function(...)")
+        raise BuildError(
+            f"module {module.name}: it has no functions; add some with mod.function(...)"
+        )
     ext_name = f"{module.name}._{module.name.rsplit('.', 1)[-1]}"
-    build = build_extension(ir, text, ext_name, options, cache, verbose, emitters, progress=progress)
+    build = build_extension(
+        ir, text, ext_name, options, cache, verbose, emitters, progress=progress
+    )
     if verbose:
         state = "compiled" if build.compiled else "cache hit"
         print(f"aotgraph: {module.name}: {state} ({build.build_info['hash'][:16]})", flush=True)
@@ -100,8 +120,15 @@ UPDATE_LOCK = threading.RLock()
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 
-def compile_in_process(fgraph, target="cpu", allow_input_downcast=False, options=None, cache=None,
-                       nan_guard=False, profile=False):
+def compile_in_process(
+    fgraph,
+    target="cpu",
+    allow_input_downcast=False,
+    options=None,
+    cache=None,
+    nan_guard=False,
+    profile=False,
+):
     """A :class:`~aotgraph.function.Function` running ``fgraph`` (already
     optimized) as native code built through the cache.  Its shared variables
     are the user's: read at each call, updated with ``set_value``.
@@ -135,8 +162,14 @@ def compile_in_process(fgraph, target="cpu", allow_input_downcast=False, options
     import aotgraph.callcheck
 
     compiled = CompiledFunction(spec, ext.ffi, ext.lib, shared, UPDATE_LOCK, aotgraph.callcheck)
-    fn = Function(fgraph, target, allow_input_downcast, backend=compiled.call_converted,
-                  nan_guard=nan_guard, profile=profile)
+    fn = Function(
+        fgraph,
+        target,
+        allow_input_downcast,
+        backend=compiled.call_converted,
+        nan_guard=nan_guard,
+        profile=profile,
+    )
     fn.build_info = build.build_info
     fn.native_guard = bool(nan_guard)
     if profile:
@@ -172,8 +205,9 @@ def _profile_reader(ext, symbol, fgraph):
         n = max(len(labels), 1)
         ns, calls = ext.ffi.new("int64_t[]", n), ext.ffi.new("int64_t[]", n)
         read(ns, calls, n)
-        return {k: [label, int(calls[k]), ns[k] * 1e-9]
-                for k, label in enumerate(labels) if calls[k]}
+        return {
+            k: [label, int(calls[k]), ns[k] * 1e-9] for k, label in enumerate(labels) if calls[k]
+        }
 
     return native_profile
 

@@ -72,7 +72,12 @@ def file_sha256(path) -> str:
 
 
 def _plain_file_name(name) -> bool:
-    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+    )
 
 
 class BuildCache:

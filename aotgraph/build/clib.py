@@ -70,7 +70,9 @@ def build_c_library(module, out_dir, options=None, verbose=False) -> CLibrary:
 
     options = options or BuildOptions()
     if not module.functions:
-        raise BuildError(f"module {module.name}: it has no functions; add some with mod.function(...)")
+        raise BuildError(
+            f"module {module.name}: it has no functions; add some with mod.function(...)"
+        )
     name = module.name.rsplit(".", 1)[-1]
     ir, ir_text = module_ir(module)
     src_dir = os.path.join(out_dir, f"{name}_src")
@@ -119,23 +121,40 @@ def library_tables(ir, name) -> dict:
     from aotgraph.emit.c_module import DTYPE_CODE, FUNCTION_PREFIX
 
     if not _IDENT.match(name) or name in _C_KEYWORDS:
-        raise BuildError(f"--emit c-lib: module name part {name!r} is not a C identifier; rename the Module")
+        raise BuildError(
+            f"--emit c-lib: module name part {name!r} is not a C identifier; rename the Module"
+        )
     shared_names = sorted(ir.shared)
     shared = []
     for sname in shared_names:
         s = ir.shared[sname]
         value_shape = ir.doc["blobs"][s["value"]]["shape"] if s["value"] else None
-        shared.append(dict(name=sname, dtype_code=DTYPE_CODE[s["dtype"]], ndim=len(s["shape"]),
-                           shape=[-1 if d is None else d for d in s["shape"]], blob=s["value"],
-                           value_shape=value_shape, type=_type_text(s["dtype"], s["shape"])))
+        shared.append(
+            dict(
+                name=sname,
+                dtype_code=DTYPE_CODE[s["dtype"]],
+                ndim=len(s["shape"]),
+                shape=[-1 if d is None else d for d in s["shape"]],
+                blob=s["value"],
+                value_shape=value_shape,
+                type=_type_text(s["dtype"], s["shape"]),
+            )
+        )
     functions = []
     for fname, fn in sorted(ir.functions.items()):
         if fname in RESERVED:
-            raise BuildError(f"--emit c-lib: function name {fname!r} clashes with {name}_{fname} of the "
-                             "context API; rename the function in the spec")
+            raise BuildError(
+                f"--emit c-lib: function name {fname!r} clashes with {name}_{fname} of the "
+                "context API; rename the function in the spec"
+            )
         functions.append(_function_table(name, fn, shared_names, DTYPE_CODE, FUNCTION_PREFIX))
-    return {"name": name, "module": ir.name, "guard": name.upper() + "_AOTGRAPH_H",
-            "shared": shared, "functions": functions}
+    return {
+        "name": name,
+        "module": ir.name,
+        "guard": name.upper() + "_AOTGRAPH_H",
+        "shared": shared,
+        "functions": functions,
+    }
 
 
 def _function_table(lib_name, fn, shared_names, dtype_code, prefix) -> dict:
@@ -146,19 +165,40 @@ def _function_table(lib_name, fn, shared_names, dtype_code, prefix) -> dict:
         if arg in used:
             arg = f"in{k}"
         used.add(arg)
-        inputs.append(dict(name=v["name"], c_arg=arg, dtype_code=dtype_code[v["dtype"]],
-                           ndim=len(v["shape"]), shape=[-1 if d is None else d for d in v["shape"]],
-                           type=_type_text(v["dtype"], v["shape"])))
-    outputs = [dict(name=f"out{k}", type=_type_text(fn.vars[vid]["dtype"], fn.vars[vid]["shape"]))
-               for k, vid in enumerate(fn.outputs)]
+        inputs.append(
+            dict(
+                name=v["name"],
+                c_arg=arg,
+                dtype_code=dtype_code[v["dtype"]],
+                ndim=len(v["shape"]),
+                shape=[-1 if d is None else d for d in v["shape"]],
+                type=_type_text(v["dtype"], v["shape"]),
+            )
+        )
+    outputs = [
+        dict(name=f"out{k}", type=_type_text(fn.vars[vid]["dtype"], fn.vars[vid]["shape"]))
+        for k, vid in enumerate(fn.outputs)
+    ]
     metas = [len(fn.vars[v]["shape"]) for v in fn.inputs] + [
-        len(fn.vars[f"v{len(fn.inputs) + j}"]["shape"]) for j in range(len(fn.shared))]
-    updates = [dict(shared_index=shared_names.index(u["shared"]), slot=len(fn.outputs) + k)
-               for k, u in enumerate(fn.updates)]
-    return dict(name=fn.name, c_name=f"{lib_name}_{fn.name}", symbol=prefix + fn.name,
-                inputs=inputs, outputs=outputs, shared=[shared_names.index(s) for s in fn.shared],
-                n_args=len(metas), n_meta=2 * sum(metas), n_results=len(fn.outputs) + len(fn.updates),
-                updates=[u["shared"] for u in fn.updates], update_slots=updates)
+        len(fn.vars[f"v{len(fn.inputs) + j}"]["shape"]) for j in range(len(fn.shared))
+    ]
+    updates = [
+        dict(shared_index=shared_names.index(u["shared"]), slot=len(fn.outputs) + k)
+        for k, u in enumerate(fn.updates)
+    ]
+    return dict(
+        name=fn.name,
+        c_name=f"{lib_name}_{fn.name}",
+        symbol=prefix + fn.name,
+        inputs=inputs,
+        outputs=outputs,
+        shared=[shared_names.index(s) for s in fn.shared],
+        n_args=len(metas),
+        n_meta=2 * sum(metas),
+        n_results=len(fn.outputs) + len(fn.updates),
+        updates=[u["shared"] for u in fn.updates],
+        update_slots=updates,
+    )
 
 
 def _compile_archive(src_dir, c_files, archive, options, verbose):
@@ -176,7 +216,9 @@ def _compile_archive(src_dir, c_files, archive, options, verbose):
         list(pool.map(lambda cmd: _run(cmd, src_dir, archive, verbose), compiles))
     ar = shlex.split(os.environ.get("AR") or "ar")
     if shutil.which(ar[0]) is None:
-        raise BuildError(f"--emit c-lib: the archiver {ar[0]!r} is not installed; install binutils or set AR")
+        raise BuildError(
+            f"--emit c-lib: the archiver {ar[0]!r} is not installed; install binutils or set AR"
+        )
     tmp = os.path.abspath(archive) + ".tmp"
     if os.path.exists(tmp):
         os.remove(tmp)
@@ -187,7 +229,9 @@ def _compile_archive(src_dir, c_files, archive, options, verbose):
     for obj in objects:
         os.remove(os.path.join(src_dir, obj))
     if proc.returncode != 0:
-        raise BuildError(f"--emit c-lib: {ar[0]} failed building {archive}: {proc.stderr.strip()[:500]}")
+        raise BuildError(
+            f"--emit c-lib: {ar[0]} failed building {archive}: {proc.stderr.strip()[:500]}"
+        )
     os.replace(tmp, archive)
 
 

@@ -76,7 +76,9 @@ class BuildOptions:
 
     def __post_init__(self):
         if self.blas not in BLAS_MODES:
-            raise BuildError(f"build: blas must be one of {', '.join(BLAS_MODES)}, got {self.blas!r}")
+            raise BuildError(
+                f"build: blas must be one of {', '.join(BLAS_MODES)}, got {self.blas!r}"
+            )
 
     def flags(self) -> list:
         flags = list(BASE_FLAGS)
@@ -127,8 +129,9 @@ def sanitizer_env(env=None) -> dict:
     for name in names:
         if name == "undefined" and "address" in names:
             continue  # libasan brings the UBSan runtime along in gcc
-        out = subprocess.run(compiler_command() + [f"-print-file-name={libs[name]}"],
-                             capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            compiler_command() + [f"-print-file-name={libs[name]}"], capture_output=True, text=True
+        ).stdout.strip()
         if not os.path.isabs(out):
             raise BuildError(f"AOTGRAPH_SANITIZE: the compiler has no {libs[name]}")
         preload.append(out)
@@ -176,17 +179,41 @@ def compiler_identity() -> str:
 #: Preprocessor macros of x86 instruction-set extensions -> the flag naming
 #: the same feature in Linux's /proc/cpuinfo (what a built module checks).
 ISA_MACROS = {
-    "__SSE3__": "pni", "__SSSE3__": "ssse3", "__SSE4_1__": "sse4_1", "__SSE4_2__": "sse4_2",
-    "__POPCNT__": "popcnt", "__AVX__": "avx", "__AVX2__": "avx2", "__FMA__": "fma",
-    "__F16C__": "f16c", "__BMI__": "bmi1", "__BMI2__": "bmi2", "__LZCNT__": "abm",
-    "__MOVBE__": "movbe", "__AES__": "aes", "__PCLMUL__": "pclmulqdq", "__SHA__": "sha_ni",
-    "__ADX__": "adx", "__RDRND__": "rdrand", "__RDSEED__": "rdseed", "__GFNI__": "gfni",
-    "__VAES__": "vaes", "__VPCLMULQDQ__": "vpclmulqdq", "__AVXVNNI__": "avx_vnni",
-    "__AVX512F__": "avx512f", "__AVX512CD__": "avx512cd", "__AVX512BW__": "avx512bw",
-    "__AVX512DQ__": "avx512dq", "__AVX512VL__": "avx512vl", "__AVX512IFMA__": "avx512ifma",
-    "__AVX512VBMI__": "avx512vbmi", "__AVX512VBMI2__": "avx512_vbmi2",
-    "__AVX512VNNI__": "avx512_vnni", "__AVX512BITALG__": "avx512_bitalg",
-    "__AVX512VPOPCNTDQ__": "avx512_vpopcntdq", "__AVX512BF16__": "avx512_bf16",
+    "__SSE3__": "pni",
+    "__SSSE3__": "ssse3",
+    "__SSE4_1__": "sse4_1",
+    "__SSE4_2__": "sse4_2",
+    "__POPCNT__": "popcnt",
+    "__AVX__": "avx",
+    "__AVX2__": "avx2",
+    "__FMA__": "fma",
+    "__F16C__": "f16c",
+    "__BMI__": "bmi1",
+    "__BMI2__": "bmi2",
+    "__LZCNT__": "abm",
+    "__MOVBE__": "movbe",
+    "__AES__": "aes",
+    "__PCLMUL__": "pclmulqdq",
+    "__SHA__": "sha_ni",
+    "__ADX__": "adx",
+    "__RDRND__": "rdrand",
+    "__RDSEED__": "rdseed",
+    "__GFNI__": "gfni",
+    "__VAES__": "vaes",
+    "__VPCLMULQDQ__": "vpclmulqdq",
+    "__AVXVNNI__": "avx_vnni",
+    "__AVX512F__": "avx512f",
+    "__AVX512CD__": "avx512cd",
+    "__AVX512BW__": "avx512bw",
+    "__AVX512DQ__": "avx512dq",
+    "__AVX512VL__": "avx512vl",
+    "__AVX512IFMA__": "avx512ifma",
+    "__AVX512VBMI__": "avx512vbmi",
+    "__AVX512VBMI2__": "avx512_vbmi2",
+    "__AVX512VNNI__": "avx512_vnni",
+    "__AVX512BITALG__": "avx512_bitalg",
+    "__AVX512VPOPCNTDQ__": "avx512_vpopcntdq",
+    "__AVX512BF16__": "avx512_bf16",
     "__AVX512FP16__": "avx512_fp16",
 }
 
@@ -195,12 +222,19 @@ ISA_MACROS = {
 def _isa_features(argv: tuple, isa_flags: tuple) -> frozenset:
     """/proc/cpuinfo names of the ISA extensions the compiler may use with ``isa_flags``."""
     try:
-        proc = subprocess.run(list(argv) + list(isa_flags) + ["-dM", "-E", "-x", "c", "-"],
-                              input="", capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            list(argv) + list(isa_flags) + ["-dM", "-E", "-x", "c", "-"],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BuildError(f"cannot run the C compiler {argv[0]!r}: {exc}") from None
     if proc.returncode != 0:
-        raise BuildError(f"the C compiler rejected {' '.join(isa_flags)!r}: {proc.stderr.strip()[:300]}")
+        raise BuildError(
+            f"the C compiler rejected {' '.join(isa_flags)!r}: {proc.stderr.strip()[:300]}"
+        )
     defined = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("#define ")}
     return frozenset(ISA_MACROS[m] for m in defined if m in ISA_MACROS)
 
@@ -257,12 +291,16 @@ def compile_extension(build_dir, sources, output, options: BuildOptions, verbose
 
     argv = compiler_command()
     build_dir = os.path.abspath(build_dir)
-    common = argv + options.flags() + [
-        f"-ffile-prefix-map={build_dir}=.",
-        f"-ffile-prefix-map={python_include()}=python-include",
-        "-I.",
-        f"-I{python_include()}",
-    ]
+    common = (
+        argv
+        + options.flags()
+        + [
+            f"-ffile-prefix-map={build_dir}=.",
+            f"-ffile-prefix-map={python_include()}=python-include",
+            "-I.",
+            f"-I{python_include()}",
+        ]
+    )
     objects = [os.path.splitext(src)[0] + ".o" for src in sources]
     compiles = [common + ["-c", src, "-o", obj] for src, obj in zip(sources, objects)]
     # the largest (generated) sources first, so they start at once

@@ -93,8 +93,10 @@ def find_nvcc() -> str:
     home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
     path = os.path.join(home, "bin", "nvcc") if home else shutil.which("nvcc")
     if not path or not os.access(path, os.X_OK):
-        raise BuildError("CUDA build: compiler='nvcc' was requested but no nvcc was found "
-                         "(set CUDA_HOME or put nvcc on PATH), or use compiler='nvrtc'")
+        raise BuildError(
+            "CUDA build: compiler='nvcc' was requested but no nvcc was found "
+            "(set CUDA_HOME or put nvcc on PATH), or use compiler='nvrtc'"
+        )
     return path
 
 
@@ -102,8 +104,14 @@ def find_nvcc() -> str:
 def _nvrtc_lib():
     lib = ctypes.CDLL(find_nvrtc())
     c_char_pp = ctypes.POINTER(ctypes.c_char_p)
-    lib.nvrtcCreateProgram.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
-                                       ctypes.c_char_p, ctypes.c_int, c_char_pp, c_char_pp]
+    lib.nvrtcCreateProgram.argtypes = [
+        ctypes.POINTER(ctypes.c_void_p),
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        c_char_pp,
+        c_char_pp,
+    ]
     lib.nvrtcCompileProgram.argtypes = [ctypes.c_void_p, ctypes.c_int, c_char_pp]
     lib.nvrtcGetPTXSize.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
     lib.nvrtcGetPTX.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
@@ -136,14 +144,26 @@ def nvrtc_ptx(source: str, sm: int, headers=None, options=()) -> str:
     prog = ctypes.c_void_p()
     # 186: "pointless comparison of unsigned integer with zero" in the
     # generic integer helpers, instantiated for unsigned types on purpose.
-    opts = [f"--gpu-architecture=compute_{sm}", "--std=c++17", "--fmad=true",
-            "-diag-suppress=186", *options]
+    opts = [
+        f"--gpu-architecture=compute_{sm}",
+        "--std=c++17",
+        "--fmad=true",
+        "-diag-suppress=186",
+        *options,
+    ]
     if True:  # separate programs compile concurrently (NVRTC is thread-safe)
-        rc = lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"aotgraph_kernels.cu",
-                                    len(headers), _strings(list(headers.values())),
-                                    _strings(list(headers)))
+        rc = lib.nvrtcCreateProgram(
+            ctypes.byref(prog),
+            source.encode(),
+            b"aotgraph_kernels.cu",
+            len(headers),
+            _strings(list(headers.values())),
+            _strings(list(headers)),
+        )
         if rc != 0:
-            raise BuildError(f"CUDA build: nvrtcCreateProgram failed: {lib.nvrtcGetErrorString(rc).decode()}")
+            raise BuildError(
+                f"CUDA build: nvrtcCreateProgram failed: {lib.nvrtcGetErrorString(rc).decode()}"
+            )
         try:
             rc = lib.nvrtcCompileProgram(prog, len(opts), _strings(opts))
             size = ctypes.c_size_t()
@@ -152,8 +172,10 @@ def nvrtc_ptx(source: str, sm: int, headers=None, options=()) -> str:
             lib.nvrtcGetProgramLog(prog, log)
             if rc != 0:
                 shown = _log_excerpt(log.value.decode("utf-8", "replace"))
-                raise BuildError(f"CUDA build: NVRTC failed for compute_{sm} "
-                                 f"({lib.nvrtcGetErrorString(rc).decode()}):\n{shown}")
+                raise BuildError(
+                    f"CUDA build: NVRTC failed for compute_{sm} "
+                    f"({lib.nvrtcGetErrorString(rc).decode()}):\n{shown}"
+                )
             lib.nvrtcGetPTXSize(prog, ctypes.byref(size))
             ptx = ctypes.create_string_buffer(size.value)
             lib.nvrtcGetPTX(prog, ptx)
@@ -168,7 +190,7 @@ def _log_excerpt(text, limit=40):
     picked = []
     for i, line in enumerate(lines):
         if "error" in line:
-            picked += lines[i:i + 3]
+            picked += lines[i : i + 3]
     picked = picked or lines
     return "\n".join(picked[:limit]) + ("\n..." if len(picked) > limit else "")
 
@@ -191,7 +213,9 @@ def _run(cmd, what):
         raise BuildError(f"CUDA build: cannot run {what} ({cmd[0]}): {exc}") from None
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
-        raise BuildError(f"CUDA build: {what} failed (exit {proc.returncode}):\n" + "\n".join(lines[:40]))
+        raise BuildError(
+            f"CUDA build: {what} failed (exit {proc.returncode}):\n" + "\n".join(lines[:40])
+        )
     return proc
 
 
@@ -201,8 +225,9 @@ def _tool_version(path) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-def compile_cuda(source: str, headers=None, archs=CUDA_ARCHS, compiler="nvrtc",
-                 options=()) -> CudaBinaries:
+def compile_cuda(
+    source: str, headers=None, archs=CUDA_ARCHS, compiler="nvrtc", options=()
+) -> CudaBinaries:
     """Cubins of ``source`` for every sm in ``archs`` plus the PTX of the
     newest.  ``compiler`` is ``"nvrtc"`` (wheels) or ``"nvcc"`` (system)."""
     archs = tuple(sorted(set(int(a) for a in archs)))
@@ -238,10 +263,14 @@ def _compile_nvcc(source, headers, archs, options) -> CudaBinaries:
             f.write(source)
         base = [nvcc, "-std=c++17", "-O3", "-I.", *options]
         for sm in archs:
-            _run_in(base + ["-cubin", f"-arch=sm_{sm}", "k.cu", "-o", "k.cubin"], tmp, f"nvcc sm_{sm}")
+            _run_in(
+                base + ["-cubin", f"-arch=sm_{sm}", "k.cu", "-o", "k.cubin"], tmp, f"nvcc sm_{sm}"
+            )
             with open(os.path.join(tmp, "k.cubin"), "rb") as f:
                 out.cubins[sm] = f.read()
-        _run_in(base + ["-ptx", f"-arch=compute_{archs[-1]}", "k.cu", "-o", "k.ptx"], tmp, "nvcc ptx")
+        _run_in(
+            base + ["-ptx", f"-arch=compute_{archs[-1]}", "k.cu", "-o", "k.ptx"], tmp, "nvcc ptx"
+        )
         with open(os.path.join(tmp, "k.ptx"), encoding="utf-8") as f:
             out.ptx, out.ptx_sm = f.read(), archs[-1]
     return out
@@ -261,16 +290,26 @@ def image_c_source(symbol: str, module_name: str, binaries: CudaBinaries) -> str
     for sm in sms:
         data = binaries.cubins[sm]
         body = ",".join(str(b) for b in data)
-        lines.append(f"static const unsigned char {symbol}_sm{sm}[{max(len(data), 1)}] = {{{body}}};")
+        lines.append(
+            f"static const unsigned char {symbol}_sm{sm}[{max(len(data), 1)}] = {{{body}}};"
+        )
     ptx = binaries.ptx.encode() + b"\0"
-    lines.append(f"static const char {symbol}_ptx[{len(ptx)}] = {{{','.join(str(b) for b in ptx)}}};")
-    lines.append(f"static const int32_t {symbol}_sms[{max(len(sms), 1)}] = {{{', '.join(map(str, sms)) or '0'}}};")
-    lines.append(f"static const unsigned char *const {symbol}_cubins[{max(len(sms), 1)}] = "
-                 f"{{{', '.join(f'{symbol}_sm{sm}' for sm in sms) or '0'}}};")
+    lines.append(
+        f"static const char {symbol}_ptx[{len(ptx)}] = {{{','.join(str(b) for b in ptx)}}};"
+    )
+    lines.append(
+        f"static const int32_t {symbol}_sms[{max(len(sms), 1)}] = {{{', '.join(map(str, sms)) or '0'}}};"
+    )
+    lines.append(
+        f"static const unsigned char *const {symbol}_cubins[{max(len(sms), 1)}] = "
+        f"{{{', '.join(f'{symbol}_sm{sm}' for sm in sms) or '0'}}};"
+    )
     sizes = ", ".join(f"{len(binaries.cubins[sm])}u" for sm in sms) or "0"
     lines.append(f"static const uint64_t {symbol}_sizes[{max(len(sms), 1)}] = {{{sizes}}};")
-    lines.append(f"ag_cu_image {symbol} = {{\"{module_name}\", {len(sms)}, {symbol}_sms, "
-                 f"{symbol}_cubins, {symbol}_sizes, {symbol}_ptx, {binaries.ptx_sm}, 0}};")
+    lines.append(
+        f'ag_cu_image {symbol} = {{"{module_name}", {len(sms)}, {symbol}_sms, '
+        f"{symbol}_cubins, {symbol}_sizes, {symbol}_ptx, {binaries.ptx_sm}, 0}};"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -302,8 +341,11 @@ def compile_cuda_in_process(fgraph, allow_input_downcast=False, compiler="nvrtc"
     fir = ir.functions["function"]
     problems = unsupported(fir)
     if problems:
-        raise BuildError(f"function {fgraph.name}: cannot compile for target 'cuda': "
-                         + "; ".join(problems) + " (use target='cpu')")
+        raise BuildError(
+            f"function {fgraph.name}: cannot compile for target 'cuda': "
+            + "; ".join(problems)
+            + " (use target='cpu')"
+        )
     host, kernels = emit_cuda_function("ag_cuda_entry", fir, ir)
     lib, ffi = _build_library(host, kernels, compiler)
     runner = _CudaRunner(lib, ffi, fir, fgraph.name)
@@ -324,10 +366,14 @@ def _build_library(host, kernels, compiler, entries=("ag_cuda_entry",), out_path
     if emulate:
         units = emulation_sources(kernels, parts=1)
         sources.update({f"kernels{i}.cpp": u for i, u in enumerate(units)})
-        sources["image.c"] = '#include "ag_cuda.h"\nag_cu_image ag_cu_image_main = {"emulation", 0, 0, 0, 0, 0, 0, 0};\n'
+        sources["image.c"] = (
+            '#include "ag_cuda.h"\nag_cu_image ag_cu_image_main = {"emulation", 0, 0, 0, 0, 0, 0, 0};\n'
+        )
     else:
         with open(os.path.join(rt, "ag_cuda.h"), encoding="utf-8") as f:
-            binaries = compile_cuda(kernel_source(kernels), {"ag_cuda.h": f.read()}, compiler=compiler)
+            binaries = compile_cuda(
+                kernel_source(kernels), {"ag_cuda.h": f.read()}, compiler=compiler
+            )
         sources["image.c"] = image_c_source("ag_cu_image_main", "aotgraph", binaries)
     key = hashlib.sha256(repr((sorted(sources.items()), emulate)).encode()).hexdigest()[:24]
     with _LOADED_LOCK:
@@ -350,8 +396,11 @@ def _build_library(host, kernels, compiler, entries=("ag_cuda_entry",), out_path
         if emulate:
             for name in sorted(n for n in sources if n.endswith(".cpp")):
                 obj = name[:-4] + ".o"
-                _run_in(["g++", "-std=c++17", "-pthread", *flags, "-c", name, "-o", obj],
-                        tmp, "g++ (CUDA emulation)")
+                _run_in(
+                    ["g++", "-std=c++17", "-pthread", *flags, "-c", name, "-o", obj],
+                    tmp,
+                    "g++ (CUDA emulation)",
+                )
                 objs.append(obj)
             link = ["g++", "-shared", "-pthread"]
         _run_in(link + objs + ["-o", "libagcuda.so", "-ldl", "-lm", "-lpthread"], tmp, "link")
@@ -412,7 +461,9 @@ class _CudaRunner:
             if rc:
                 msg = ffi.string(err.message).decode("utf-8", "replace")
                 raise _ERRORS.get(rc, RuntimeError)(f"{self.name}: {msg}")
-            outs = [self._take(io[n_in + j], fir.vars[v]["dtype"]) for j, v in enumerate(fir.outputs)]
+            outs = [
+                self._take(io[n_in + j], fir.vars[v]["dtype"]) for j, v in enumerate(fir.outputs)
+            ]
         finally:
             for j in range(n_out):
                 if io[n_in + j].data != ffi.NULL:
@@ -513,22 +564,31 @@ def build_cuda_package_part(module, pkg_dir, compiler="nvrtc"):
         hosts.append(host)
         kernels += ks
         specs[name] = {
-            "inputs": [[fir.vars[v].get("name", v), fir.vars[v]["dtype"], fir.vars[v]["shape"]]
-                       for v in fir.inputs],
+            "inputs": [
+                [fir.vars[v].get("name", v), fir.vars[v]["dtype"], fir.vars[v]["shape"]]
+                for v in fir.inputs
+            ],
             "outputs": [fir.vars[v]["dtype"] for v in fir.outputs],
             "single": fir.single_output,
         }
     if not specs:
-        raise BuildError(f"module {module.name}: no function can be built for --target cuda: "
-                         + "; ".join(f"{n}: {', '.join(p)}" for n, p in sorted(skipped.items())))
+        raise BuildError(
+            f"module {module.name}: no function can be built for --target cuda: "
+            + "; ".join(f"{n}: {', '.join(p)}" for n, p in sorted(skipped.items()))
+        )
     lib_name = "_aotgraph_cuda.so"
     _build_library("\n\n".join(hosts), kernels, compiler, out_path=os.path.join(pkg_dir, lib_name))
     funcs = "\n\n".join(
-        f"def {n}(*args):\n    \"\"\"{n} on the GPU.\"\"\"\n    return _call({n!r}, *args)\n"
-        for n in sorted(specs))
-    text = _PACKAGE_CUDA.format(cdef=cuda_cdef([f"ag_cuda_{n}" for n in sorted(specs)]),
-                                lib=lib_name, specs=json.dumps(specs, sort_keys=True),
-                                codes=DTYPE_CODE, functions=funcs)
+        f'def {n}(*args):\n    """{n} on the GPU."""\n    return _call({n!r}, *args)\n'
+        for n in sorted(specs)
+    )
+    text = _PACKAGE_CUDA.format(
+        cdef=cuda_cdef([f"ag_cuda_{n}" for n in sorted(specs)]),
+        lib=lib_name,
+        specs=json.dumps(specs, sort_keys=True),
+        codes=DTYPE_CODE,
+        functions=funcs,
+    )
     with open(os.path.join(pkg_dir, "cuda.py"), "w", encoding="utf-8") as f:
         f.write(text)
     return skipped

@@ -48,7 +48,9 @@ def runtime_c_dir() -> str:
     for path in (os.path.join(here, "runtime_c"), os.path.join(os.path.dirname(here), "runtime_c")):
         if os.path.isfile(os.path.join(path, "ag_runtime.h")):
             return path
-    raise BuildError(f"the C runtime (runtime_c/ag_runtime.h) is missing near {here}; reinstall aotgraph")
+    raise BuildError(
+        f"the C runtime (runtime_c/ag_runtime.h) is missing near {here}; reinstall aotgraph"
+    )
 
 
 def c_abi_version() -> int:
@@ -71,7 +73,9 @@ def _runtime_files(support) -> dict:
     for name in sorted(names):
         path = os.path.join(root, name)
         if not os.path.isfile(path):
-            raise BuildError(f"runtime file {name} (needed by the C emitters) is missing from {root}")
+            raise BuildError(
+                f"runtime file {name} (needed by the C emitters) is missing from {root}"
+            )
         with open(path, "rb") as f:
             files[name] = f.read()
     return files
@@ -90,8 +94,16 @@ class ExtensionBuild:
         self.compiled = compiled  # False on a cache hit
 
 
-def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verbose=False,
-                    emitters=None, progress=None) -> ExtensionBuild:
+def build_extension(
+    module_ir,
+    ir_text,
+    ext_name,
+    options=None,
+    cache=None,
+    verbose=False,
+    emitters=None,
+    progress=None,
+) -> ExtensionBuild:
     """Compile ``module_ir`` into extension ``ext_name`` (dotted), via the cache;
     ``progress(stage)`` is told of the emit and compile stages."""
     from aotgraph.emit.c_module import emit_c_module
@@ -131,7 +143,9 @@ def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verb
         manifest = cache.lookup(key)
         if manifest is not None:
             progress("compile: cache hit")
-            return ExtensionBuild(cache.entry_path(key), manifest, so_name, has_blas and options.blas != "none", False)
+            return ExtensionBuild(
+                cache.entry_path(key), manifest, so_name, has_blas and options.blas != "none", False
+            )
         build_dir = cache.new_build_dir(key)
         try:
             _write_sources(build_dir, sources, module_ir, ir_text, emitted.blob_files)
@@ -145,7 +159,9 @@ def build_extension(module_ir, ir_text, ext_name, options=None, cache=None, verb
         except BaseException:
             shutil.rmtree(build_dir, ignore_errors=True)
             raise
-    return ExtensionBuild(cache.entry_path(key), manifest, so_name, has_blas and options.blas != "none", True)
+    return ExtensionBuild(
+        cache.entry_path(key), manifest, so_name, has_blas and options.blas != "none", True
+    )
 
 
 def _require_openblas():
@@ -208,9 +224,12 @@ def package_tables(module_ir, build) -> dict:
             "shared": list(fn.shared),
             "updates": [u["shared"] for u in fn.updates],
             "results": results,
-            "result_ndims": [len(fn.vars[v]["shape"]) for v in fn.outputs + [u["value"] for u in fn.updates]],
+            "result_ndims": [
+                len(fn.vars[v]["shape"]) for v in fn.outputs + [u["value"] for u in fn.updates]
+            ],
             "n_outputs": len(fn.outputs),
-            "n_meta": 2 * sum(len(fn.vars[f"v{i}"]["shape"]) for i in range(len(fn.inputs) + len(fn.shared))),
+            "n_meta": 2
+            * sum(len(fn.vars[f"v{i}"]["shape"]) for i in range(len(fn.inputs) + len(fn.shared))),
             "single_output": fn.single_output,
             "allow_input_downcast": fn.allow_input_downcast,
             "doc": _signature(name, inputs, len(fn.outputs), [u["shared"] for u in fn.updates]),
@@ -220,7 +239,12 @@ def package_tables(module_ir, build) -> dict:
     shared = {}
     for name, s in module_ir.shared.items():
         value_shape = module_ir.doc["blobs"][s["value"]]["shape"] if s["value"] else None
-        shared[name] = {"dtype": s["dtype"], "shape": s["shape"], "value": s["value"], "value_shape": value_shape}
+        shared[name] = {
+            "dtype": s["dtype"],
+            "shape": s["shape"],
+            "value": s["value"],
+            "value_shape": value_shape,
+        }
     return {"functions": functions, "shared": shared}
 
 
@@ -244,7 +268,9 @@ def render_init(module_ir, build) -> str:
         "module": module_ir.name,
         "version": _version(),
         "ext_module": build.so_name.split(".", 1)[0],
-        "signatures": [_docstring_safe(tables["functions"][n]["doc"]) for n in sorted(tables["functions"])],
+        "signatures": [
+            _docstring_safe(tables["functions"][n]["doc"]) for n in sorted(tables["functions"])
+        ],
         "build_info": fmt(build.build_info),
         "functions": fmt(tables["functions"]),
         "shared": fmt(tables["shared"]),
@@ -288,8 +314,9 @@ def _write_if_changed(path, data):
         pass
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
-                               dir=os.path.dirname(path))
+    fd, tmp = tempfile.mkstemp(
+        prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path)
+    )
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.chmod(tmp, 0o755 if path.endswith(".so") else 0o644)

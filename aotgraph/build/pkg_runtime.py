@@ -166,7 +166,7 @@ class CompiledFunction:
             with self._lock:
                 values = [s.get_value(borrow=True) for s in self._shared]
                 results = self._run(arrays + values)
-                new = results[self._n_outputs:]
+                new = results[self._n_outputs :]
                 for target, value in zip(self._updates, new):
                     _check_update(self.name, target, value)
                 for target, value in zip(self._updates, new):
@@ -279,8 +279,10 @@ def format_profile(fname, rows) -> str:
     row's share of the total."""
     rows = sorted(rows, key=lambda r: (-r[2], r[0]))
     total = sum(r[2] for r in rows)
-    lines = [f"profile of {fname}: {len(rows)} nodes, {total:.6f} s in total",
-             f"  {'op':<34} {'calls':>7} {'total s':>11} {'%':>6}"]
+    lines = [
+        f"profile of {fname}: {len(rows)} nodes, {total:.6f} s in total",
+        f"  {'op':<34} {'calls':>7} {'total s':>11} {'%':>6}",
+    ]
     for label, calls, seconds in rows:
         share = 100.0 * seconds / total if total > 0 else 0.0
         short = label if len(label) <= 34 else label[:31] + "..."
@@ -355,8 +357,11 @@ class BuiltModule:
             n = max(len(labels), 1)
             ns, calls = self.ffi.new("int64_t[]", n), self.ffi.new("int64_t[]", n)
             getattr(self.lib, spec["symbol"] + "_profile")(ns, calls, n)
-            parts.append(format_profile(
-                name, [(label, int(calls[k]), ns[k] * 1e-9) for k, label in enumerate(labels)]))
+            parts.append(
+                format_profile(
+                    name, [(label, int(calls[k]), ns[k] * 1e-9) for k, label in enumerate(labels)]
+                )
+            )
         text = "".join(parts) or "no function of this module was built with --profile\n"
         if file != "str":
             (file or sys.stdout).write(text)

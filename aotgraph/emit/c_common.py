@@ -143,8 +143,8 @@ def dims_code(pattern, ins, dtypes, target, where, allow_infer=False):
         if d is None:
             lines.append(f"    {target}[{j}] = {read_scalar(ins[k], dtypes[k])};")
             lines.append(
-                f"    if ({target}[{j}] < {low}) return ag_fail(err, AG_ERR_VALUE, \"{where}: a "
-                f"symbolic length is %lld at run time, expected >= 0\", (long long){target}[{j}]);"
+                f'    if ({target}[{j}] < {low}) return ag_fail(err, AG_ERR_VALUE, "{where}: a '
+                f'symbolic length is %lld at run time, expected >= 0", (long long){target}[{j}]);'
             )
             k += 1
         else:

@@ -62,7 +62,7 @@ def _squeeze_shape(node, ins, outs, cx):
     lines = ["{"]
     for a in axes:
         lines.append(
-            f"    if ({x}.shape[{a}] != 1) {{ {decls} return ag_fail(err, AG_ERR_VALUE, \"squeeze: "
+            f'    if ({x}.shape[{a}] != 1) {{ {decls} return ag_fail(err, AG_ERR_VALUE, "squeeze: '
             f"axis {a} has length %lld at run time (input shape %s); only length-1 axes can be "
             f'squeezed", (long long){x}.shape[{a}], {args}); }}'
         )
@@ -91,30 +91,33 @@ def _alloc_shape(node, ins, outs, cx):
     n = len(pattern)
     dtypes = _dtypes(node, cx)[1:]
     decls, args = shape_text_args([v, out], ["s0_", "s1_"])
-    return "\n".join([
-        "{",
-        f"    int64_t dims_[{max(n, 1)}];",
-        dims_code(pattern, ins[1:], dtypes, "dims_", "alloc"),
-        f"    {out}.ndim = {n};",
-        f"    for (int d_ = 0; d_ < {n}; d_++) {out}.shape[d_] = dims_[d_];",
-        f"    for (int d_ = 0; d_ < {v}.ndim; d_++) {{",
-        f"        int64_t vl_ = {v}.shape[d_], ol_ = {out}.shape[{n} - {v}.ndim + d_];",
-        "        if (vl_ != 1 && vl_ != ol_) {",
-        f"            {decls}",
-        '            return ag_fail(err, AG_ERR_VALUE, "alloc: cannot broadcast a value of shape %s '
-        f'to shape %s", {args});',
-        "        }",
-        "    }",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f"    int64_t dims_[{max(n, 1)}];",
+            dims_code(pattern, ins[1:], dtypes, "dims_", "alloc"),
+            f"    {out}.ndim = {n};",
+            f"    for (int d_ = 0; d_ < {n}; d_++) {out}.shape[d_] = dims_[d_];",
+            f"    for (int d_ = 0; d_ < {v}.ndim; d_++) {{",
+            f"        int64_t vl_ = {v}.shape[d_], ol_ = {out}.shape[{n} - {v}.ndim + d_];",
+            "        if (vl_ != 1 && vl_ != ol_) {",
+            f"            {decls}",
+            '            return ag_fail(err, AG_ERR_VALUE, "alloc: cannot broadcast a value of shape %s '
+            f'to shape %s", {args});',
+            "        }",
+            "    }",
+            "}",
+        ]
+    )
 
 
 def _alloc_body(node, ins, outs, cx):
     dv = _dtypes(node, cx)[0]
     dt = _out_dtype(node, cx)
     sub = {"op": "alloc", "inputs": node["inputs"][:1], "outputs": node["outputs"]}
-    return emit_loop(cx, sub, ins[:1], outs[0], [dv], dt,
-                     lambda loads: ([], convert(loads[0], dv, dt)))
+    return emit_loop(
+        cx, sub, ins[:1], outs[0], [dv], dt, lambda loads: ([], convert(loads[0], dv, dt))
+    )
 
 
 # --- join (concatenate) ------------------------------------------------------
@@ -123,15 +126,18 @@ def _alloc_body(node, ins, outs, cx):
 def _join_shape(node, ins, outs, cx):
     axis = int(params(node)["axis"])
     out, first = outs[0], ins[0]
-    lines = ["{", f"    {out}.ndim = {first}.ndim;",
-             f"    for (int d_ = 0; d_ < {first}.ndim; d_++) {out}.shape[d_] = {first}.shape[d_];",
-             f"    {out}.shape[{axis}] = 0;"]
+    lines = [
+        "{",
+        f"    {out}.ndim = {first}.ndim;",
+        f"    for (int d_ = 0; d_ < {first}.ndim; d_++) {out}.shape[d_] = {first}.shape[d_];",
+        f"    {out}.shape[{axis}] = 0;",
+    ]
     for i, b in enumerate(ins):
         decls, args = shape_text_args([b, first], ["s0_", "s1_"])
         lines += [
             f"    for (int d_ = 0; d_ < {first}.ndim; d_++) if (d_ != {axis} && {b}.shape[d_] != "
-            f"{first}.shape[d_]) {{ {decls} return ag_fail(err, AG_ERR_VALUE, \"concatenate: tensor "
-            f"{i} has shape %s, tensor 0 has %s; all axes but axis {axis} must match\", {args}); }}",
+            f'{first}.shape[d_]) {{ {decls} return ag_fail(err, AG_ERR_VALUE, "concatenate: tensor '
+            f'{i} has shape %s, tensor 0 has %s; all axes but axis {axis} must match", {args}); }}',
             f"    {out}.shape[{axis}] += {b}.shape[{axis}];",
         ]
     lines.append("}")
@@ -170,15 +176,19 @@ def _bounds(node, ins, cx, keys, as_float):
             out.append(read_scalar(ins[k], dtypes[k], as_float=as_float))
             k += 1
         else:
-            out.append(c_literal(float(p[key]), "float64") if as_float else f"((int64_t){int(p[key])}LL)")
+            out.append(
+                c_literal(float(p[key]), "float64") if as_float else f"((int64_t){int(p[key])}LL)"
+            )
     return out
 
 
 def _arange_vals(node, ins, cx):
     dt = _out_dtype(node, cx)
-    as_float = dt in FLOATS or any(
-        isinstance(params(node).get(k), float) for k in ("start", "stop", "step")
-    ) or any(d in FLOATS for d in _dtypes(node, cx))
+    as_float = (
+        dt in FLOATS
+        or any(isinstance(params(node).get(k), float) for k in ("start", "stop", "step"))
+        or any(d in FLOATS for d in _dtypes(node, cx))
+    )
     return _bounds(node, ins, cx, ("start", "stop", "step"), as_float), as_float
 
 
@@ -205,8 +215,11 @@ def _arange_body(node, ins, outs, cx):
         t = "double"
     else:
         t = "double" if as_float else "int64_t"
-        value = (convert("(a0_ + (double)i_ * st_)", "float64", dt) if as_float else
-                 f"({ct})(uint64_t)((uint64_t)a0_ + (uint64_t)i_ * (uint64_t)st_)")
+        value = (
+            convert("(a0_ + (double)i_ * st_)", "float64", dt)
+            if as_float
+            else f"({ct})(uint64_t)((uint64_t)a0_ + (uint64_t)i_ * (uint64_t)st_)"
+        )
     return f"""{{
     const {t} a0_ = {start}, st_ = {step};
     {ct} *const o_ = ({ct} *){outs[0]}.data;

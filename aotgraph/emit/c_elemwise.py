@@ -49,10 +49,16 @@ C_EXPR = {
     "floor_div": {"float": "ag_floordiv_{t}({0}, {1})", "int": "ag_floordiv_{t}({0}, {1})"},
     "mod": {"float": "ag_mod_{t}({0}, {1})", "int": "ag_mod_{t}({0}, {1})"},
     "pow": {"float": "pow{f}({0}, {1})", "int": "ag_ipow_{t}({0}, {1}, &bad_)"},
-    "maximum": {"float": "ag_max_{t}({0}, {1})", "int": "({0} > {1} ? {0} : {1})",
-                "bool": "({0} | {1})"},
-    "minimum": {"float": "ag_min_{t}({0}, {1})", "int": "({0} < {1} ? {0} : {1})",
-                "bool": "({0} & {1})"},
+    "maximum": {
+        "float": "ag_max_{t}({0}, {1})",
+        "int": "({0} > {1} ? {0} : {1})",
+        "bool": "({0} | {1})",
+    },
+    "minimum": {
+        "float": "ag_min_{t}({0}, {1})",
+        "int": "({0} < {1} ? {0} : {1})",
+        "bool": "({0} & {1})",
+    },
     "exp": {"float": "ag_exp{f}({0})"},
     "exp2": {"float": "exp2{f}({0})"},
     "log": {"float": "ag_log{f}({0})"},
@@ -206,16 +212,19 @@ def _loop_setup(out, ins, arrays, columns, ot):
     ``unit_``: every array walks the inner axis with stride 1 and every
     column with stride 0 (checked at run time: coalescing may move axes)."""
     nops = 1 + len(arrays)
-    unit = [f"st_[{k}][nd_ - 1] == {0 if i in columns else 1}"
-            for k, i in enumerate(arrays, start=1)]
+    unit = [
+        f"st_[{k}][nd_ - 1] == {0 if i in columns else 1}" for k, i in enumerate(arrays, start=1)
+    ]
     lines = [
         f"    int64_t sh_[AG_MAX_NDIM], st_[{nops}][AG_MAX_NDIM];",
         f"    int nd_ = {out}.ndim, bad_ = 0;",
         f"    for (int d_ = 0; d_ < nd_; d_++) sh_[d_] = {out}.shape[d_];",
         f"    ag_bcast_strides(&{out}, nd_, sh_, st_[0]);",
     ]
-    lines += [f"    ag_bcast_strides(&{ins[i]}, nd_, sh_, st_[{k}]);"
-              for k, i in enumerate(arrays, start=1)]
+    lines += [
+        f"    ag_bcast_strides(&{ins[i]}, nd_, sh_, st_[{k}]);"
+        for k, i in enumerate(arrays, start=1)
+    ]
     return lines + [
         f"    nd_ = ag_coalesce({nops}, nd_, sh_, st_);",
         "    int64_t inner_ = sh_[nd_ - 1], nouter_ = 1;",
@@ -259,22 +268,36 @@ def _task_loop(nops, ot, arrays, unit_code, strided_code, red):
         "        int64_t hi_ = lo_ + AG_BLOCK < inner_ ? lo_ + AG_BLOCK : inner_;",
         f"        {ot} *restrict y_ = o0_ + offs_[0];",
     ]
-    lines += [f"        const {ct} *restrict x{i}_ = p{i}_ + offs_[{s}]; (void)x{i}_;"
-              for i, s, ct in arrays]
+    lines += [
+        f"        const {ct} *restrict x{i}_ = p{i}_ + offs_[{s}]; (void)x{i}_;"
+        for i, s, ct in arrays
+    ]
     lines += ["        if (unit_) {", "            for (int64_t i_ = lo_; i_ < hi_; i_++) {"]
     lines += [f"                {s}" for s in stmts_u]
-    lines += [f"                y_[i_] = {res_u};", "            }", "        } else {",
-              "            const int64_t s0_ = st_[0][nd_ - 1];"]
-    lines += [f"            const int64_t s{s}_ = st_[{s}][nd_ - 1]; (void)s{s}_;"
-              for _, s, _ in arrays]
+    lines += [
+        f"                y_[i_] = {res_u};",
+        "            }",
+        "        } else {",
+        "            const int64_t s0_ = st_[0][nd_ - 1];",
+    ]
+    lines += [
+        f"            const int64_t s{s}_ = st_[{s}][nd_ - 1]; (void)s{s}_;" for _, s, _ in arrays
+    ]
     lines.append("            for (int64_t i_ = lo_; i_ < hi_; i_++) {")
     lines += [f"                {s}" for s in stmts_s]
     lines += [f"                y_[i_ * s0_] = {res_s};", "            }", "        }", "    }"]
     # A parallel region costs its start-up even when its if() clause is
     # false, so small loops take a plain serial copy of the same loop.
-    return (["    if (nouter_ * inner_ >= AG_PAR_THRESHOLD && nthreads > 1) {",
-             "    #pragma omp parallel for num_threads(nthreads) schedule(static)" + red]
-            + lines + ["    } else {"] + lines + ["    }"])
+    return (
+        [
+            "    if (nouter_ * inner_ >= AG_PAR_THRESHOLD && nthreads > 1) {",
+            "    #pragma omp parallel for num_threads(nthreads) schedule(static)" + red,
+        ]
+        + lines
+        + ["    } else {"]
+        + lines
+        + ["    }"]
+    )
 
 
 def emit_loop(cx, node, ins, out, in_dtypes, out_dtype, compute, label=None):
@@ -310,18 +333,20 @@ def broadcast_shape_code(node, ins, out, cx, label=None):
     decls, args = shape_text_args(ins, names)
     shapes_fmt = " ".join(["%s"] * n)
     ops = ", ".join(f"&{b}" for b in ins)
-    return "\n".join([
-        "{",
-        f"    const ag_buffer *ops_[{n}] = {{{ops}}};",
-        "    int axis_ = 0;",
-        f"    {out}.ndim = {nd};",
-        f"    if (ag_broadcast_shapes({n}, ops_, {nd}, {out}.shape, &axis_) != 0) {{",
-        f"        {decls}",
-        f'        return ag_fail(err, AG_ERR_VALUE, "{label}: operands could not be broadcast '
-        f'together with shapes {shapes_fmt} (output axis %d)", {args}, axis_);',
-        "    }",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f"    const ag_buffer *ops_[{n}] = {{{ops}}};",
+            "    int axis_ = 0;",
+            f"    {out}.ndim = {nd};",
+            f"    if (ag_broadcast_shapes({n}, ops_, {nd}, {out}.shape, &axis_) != 0) {{",
+            f"        {decls}",
+            f'        return ag_fail(err, AG_ERR_VALUE, "{label}: operands could not be broadcast '
+            f'together with shapes {shapes_fmt} (output axis %d)", {args}, axis_);',
+            "    }",
+            "}",
+        ]
+    )
 
 
 # --- emitters ---------------------------------------------------------------

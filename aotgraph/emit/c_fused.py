@@ -83,8 +83,10 @@ def _fused_shape(node, ins, outs, cx):
         j += 1
     if op in ("max", "min") and axes:
         cond = " || ".join(f"fsh_[{a}] == 0" for a in axes)
-        lines.append(f'    if ({cond}) return ag_fail(err, AG_ERR_VALUE, "{op}: zero-size array '
-                     f'to reduction operation {op} which has no identity");')
+        lines.append(
+            f'    if ({cond}) return ag_fail(err, AG_ERR_VALUE, "{op}: zero-size array '
+            f'to reduction operation {op} which has no identity");'
+        )
     lines.append("}")
     return "\n".join(lines)
 
@@ -92,15 +94,28 @@ def _fused_shape(node, ins, outs, cx):
 def _element_acc(op, val_dt, out_dt):
     """(acc C type, init, per-element update of v_, final expression)."""
     if op == "sum" and val_dt in FLOATS:
-        return ("double", "0",
-                "buf_[nb_++] = (double)v_; if (nb_ == 256) { acc_ += ag_psum_f64(buf_, 256, 1); nb_ = 0; }",
-                "acc_")
+        return (
+            "double",
+            "0",
+            "buf_[nb_++] = (double)v_; if (nb_ == 256) { acc_ += ag_psum_f64(buf_, 256, 1); nb_ = 0; }",
+            "acc_",
+        )
     if op == "sum":
-        return CTYPE[out_dt], "0", f"acc_ = ag_add_{TAG[out_dt]}(acc_, {convert('v_', val_dt, out_dt)});", "acc_"
+        return (
+            CTYPE[out_dt],
+            "0",
+            f"acc_ = ag_add_{TAG[out_dt]}(acc_, {convert('v_', val_dt, out_dt)});",
+            "acc_",
+        )
     if op == "prod" and val_dt in FLOATS:  # own dtype: overflows to inf like numpy
         return CTYPE[val_dt], "1", "acc_ *= v_;", "acc_"
     if op == "prod":
-        return CTYPE[out_dt], "1", f"acc_ = ag_mul_{TAG[out_dt]}(acc_, {convert('v_', val_dt, out_dt)});", "acc_"
+        return (
+            CTYPE[out_dt],
+            "1",
+            f"acc_ = ag_mul_{TAG[out_dt]}(acc_, {convert('v_', val_dt, out_dt)});",
+            "acc_",
+        )
     if op in ("max", "min"):
         cmp = ">" if op == "max" else "<"
         if val_dt in FLOATS:
@@ -108,7 +123,12 @@ def _element_acc(op, val_dt, out_dt):
             upd = f"acc_ = (acc_ != acc_) ? acc_ : ((v_ {cmp} acc_ || v_ != v_) ? v_ : acc_);"
             return CTYPE[val_dt], init, upd, "acc_"
         lo, hi = INT_LIMITS[val_dt]
-        return CTYPE[val_dt], lo if op == "max" else hi, f"acc_ = v_ {cmp} acc_ ? v_ : acc_;", "acc_"
+        return (
+            CTYPE[val_dt],
+            lo if op == "max" else hi,
+            f"acc_ = v_ {cmp} acc_ ? v_ : acc_;",
+            "acc_",
+        )
     if op == "all":
         return "int", "1", "acc_ &= (v_ != 0);", "acc_"
     if op == "any":
@@ -198,10 +218,14 @@ def _output_loop(in_dt, out_dt, val_dt, codes, acc, red):
     ]
     if chunked:
         lines.append("        double buf_[256]; int nb_ = 0;")
-    lines += ["        for (int64_t r_ = 0; r_ < nrow_; r_++) {",
-              f"            ag_row_offsets({n}, nr_, rsh_, rst_, r_, roff_);"]
-    lines += [f"            const {CTYPE[d]} *x{i}_ = p{i}_ + base_[{i}] + roff_[{i}]; (void)x{i}_;"
-              for i, d in enumerate(in_dt)]
+    lines += [
+        "        for (int64_t r_ = 0; r_ < nrow_; r_++) {",
+        f"            ag_row_offsets({n}, nr_, rsh_, rst_, r_, roff_);",
+    ]
+    lines += [
+        f"            const {CTYPE[d]} *x{i}_ = p{i}_ + base_[{i}] + roff_[{i}]; (void)x{i}_;"
+        for i, d in enumerate(in_dt)
+    ]
     (su, ru), (ss, rs) = codes
     lines.append("            if (unit_) {")
     lines += ["                " + t for t in _element_loop(su, ru, val_dt, update)]
@@ -223,12 +247,16 @@ def _fused_reduce_body(node, ins, outs, cx):
     lines = ["{"] + _split_setup(ins, _full_ndim(node, cx), axes)
     lines.append(f"    const int unit_ = {cond};")
     lines.append(f"    {CTYPE[out_dt]} *const o_ = ({CTYPE[out_dt]} *){outs[0]}.data;")
-    lines += [f"    const {CTYPE[d]} *const p{i}_ = (const {CTYPE[d]} *){b}.data;"
-              for i, (b, d) in enumerate(zip(ins, in_dt))]
+    lines += [
+        f"    const {CTYPE[d]} *const p{i}_ = (const {CTYPE[d]} *){b}.data;"
+        for i, (b, d) in enumerate(zip(ins, in_dt))
+    ]
     lines += _output_loop(in_dt, out_dt, val_dt, codes, _element_acc(op, val_dt, out_dt), red)
     if red:
-        lines.append('    if (bad_) return ag_fail(err, AG_ERR_VALUE, "fused_elementwise: '
-                     'Integers to negative integer powers are not allowed.");')
+        lines.append(
+            '    if (bad_) return ag_fail(err, AG_ERR_VALUE, "fused_elementwise: '
+            'Integers to negative integer powers are not allowed.");'
+        )
     lines += ["    (void)bad_; (void)axis_;", "}"]
     return "\n".join(lines)
 

@@ -30,7 +30,7 @@ def _adv_at(entries):
     is_adv = [e[0] in ("array", "mask", "int") for e in entries]
     first = is_adv.index(True)
     last = len(is_adv) - 1 - is_adv[::-1].index(True)
-    if not all(is_adv[first:last + 1]):
+    if not all(is_adv[first : last + 1]):
         return 0
     return sum(1 for e in entries[:first] if e[0] in ("slice", "newaxis"))
 
@@ -60,15 +60,17 @@ def _entry_code(e, j, ax, x, value, advanced, where):
         for c in e[1:3]:
             args += ["0", "0"] if c is None else ["1", value(c)]
         step = "1" if e[3] is None else value(e[3])
-        return [f"rc_ = ag_index_slice(&P_, {', '.join(args)}, {step}, {dims}, "
-                f'"{where}", err); {_FAIL}']
+        return [
+            f'rc_ = ag_index_slice(&P_, {", ".join(args)}, {step}, {dims}, "{where}", err); {_FAIL}'
+        ]
     if kind == "newaxis":
         return [f"if (ag_index_basic(&P_, 1, 0)) {too_many}"]
     if kind == "array":
         return [f"if (ag_index_array(&P_, &{value.buffer()}, {ax}, {dims})) {too_many}"]
     if kind == "mask":
-        return [f'rc_ = ag_index_mask(&P_, &{value.buffer()}, &{x}, {ax}, ws, "{where}", err); '
-                f"{_FAIL}"]
+        return [
+            f'rc_ = ag_index_mask(&P_, &{value.buffer()}, &{x}, {ax}, ws, "{where}", err); {_FAIL}'
+        ]
     raise NotImplementedError(f"C emitter: unknown index entry {e!r}")
 
 
@@ -100,7 +102,9 @@ def plan_code(node, cx, x, index_ins, index_dtypes, where):
         ax += 0 if e[0] == "newaxis" else (e[1] if e[0] == "mask" else 1)
     # set_subtensor reports a bad value shape before bad indices (numpy's order)
     check = 0 if params(node).get("set") else 1
-    lines.append(f'rc_ = ag_index_finish(&P_, {_adv_at(entries)}, {check}, "{where}", err); {_FAIL}')
+    lines.append(
+        f'rc_ = ag_index_finish(&P_, {_adv_at(entries)}, {check}, "{where}", err); {_FAIL}'
+    )
     return "\n    ".join(lines)
 
 
@@ -111,56 +115,66 @@ def _index_inputs(node, ins, cx, first):
 def _sub_shape(node, ins, outs, cx):
     idx_ins, idx_dt = _index_inputs(node, ins, cx, 1)
     out = outs[0]
-    return "\n".join([
-        "{",
-        "    " + plan_code(node, cx, ins[0], idx_ins, idx_dt, node["op"]),
-        f"    {out}.ndim = P_.ndim;",
-        f"    for (int d_ = 0; d_ < P_.ndim; d_++) {out}.shape[d_] = P_.shape[d_];",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            "    " + plan_code(node, cx, ins[0], idx_ins, idx_dt, node["op"]),
+            f"    {out}.ndim = P_.ndim;",
+            f"    for (int d_ = 0; d_ < P_.ndim; d_++) {out}.shape[d_] = P_.shape[d_];",
+            "}",
+        ]
+    )
 
 
 def _sub_view_body(node, ins, outs, cx):
     idx_ins, idx_dt = _index_inputs(node, ins, cx, 1)
     x, out = ins[0], outs[0]
-    return "\n".join([
-        "{",
-        "    " + plan_code(node, cx, x, idx_ins, idx_dt, node["op"]),
-        f"    {out}.data = (char *){x}.data + P_.base * (int64_t)ag_itemsize({x}.dtype);",
-        f"    for (int d_ = 0; d_ < P_.ndim; d_++) {out}.strides[d_] = P_.xstride[d_];",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            "    " + plan_code(node, cx, x, idx_ins, idx_dt, node["op"]),
+            f"    {out}.data = (char *){x}.data + P_.base * (int64_t)ag_itemsize({x}.dtype);",
+            f"    for (int d_ = 0; d_ < P_.ndim; d_++) {out}.strides[d_] = P_.xstride[d_];",
+            "}",
+        ]
+    )
 
 
 def _gather_body(node, ins, outs, cx):
     idx_ins, idx_dt = _index_inputs(node, ins, cx, 1)
-    return "\n".join([
-        "{",
-        "    " + plan_code(node, cx, ins[0], idx_ins, idx_dt, node["op"]),
-        f'    rc_ = ag_index_gather(&P_, &{ins[0]}, &{outs[0]}, "{node["op"]}", err);',
-        "    if (rc_) return rc_;",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            "    " + plan_code(node, cx, ins[0], idx_ins, idx_dt, node["op"]),
+            f'    rc_ = ag_index_gather(&P_, &{ins[0]}, &{outs[0]}, "{node["op"]}", err);',
+            "    if (rc_) return rc_;",
+            "}",
+        ]
+    )
 
 
 def _inc_shape(node, ins, outs, cx):
     x, out = ins[0], outs[0]
-    return (f"{out}.ndim = {x}.ndim;\n"
-            f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.shape[d_] = {x}.shape[d_];")
+    return (
+        f"{out}.ndim = {x}.ndim;\n"
+        f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.shape[d_] = {x}.shape[d_];"
+    )
 
 
 def _inc_body(node, ins, outs, cx):
     idx_ins, idx_dt = _index_inputs(node, ins, cx, 2)
     x, y, out = ins[0], ins[1], outs[0]
     is_set = 1 if params(node).get("set") else 0
-    return "\n".join([
-        "{",
-        f"    if (ag_size(&{x}) > 0) ag_copy(&{out}, &{x});",
-        "    " + plan_code(node, cx, out, idx_ins, idx_dt, node["op"]),
-        f'    rc_ = ag_index_scatter(&P_, &{out}, &{y}, {is_set}, "{node["op"]}", err);',
-        "    if (rc_) return rc_;",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f"    if (ag_size(&{x}) > 0) ag_copy(&{out}, &{x});",
+            "    " + plan_code(node, cx, out, idx_ins, idx_dt, node["op"]),
+            f'    rc_ = ag_index_scatter(&P_, &{out}, &{y}, {is_set}, "{node["op"]}", err);',
+            "    if (rc_) return rc_;",
+            "}",
+        ]
+    )
 
 
 INDEX_C_OPS = {

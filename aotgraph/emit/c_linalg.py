@@ -33,8 +33,12 @@ def _dims(buf, ndim, is_left):
         if is_left:
             return "1", f"{buf}.shape[0]", "0", f"{buf}.strides[0]"
         return f"{buf}.shape[0]", "1", f"{buf}.strides[0]", "0"
-    return (f"{buf}.shape[{ndim - 2}]", f"{buf}.shape[{ndim - 1}]",
-            f"{buf}.strides[{ndim - 2}]", f"{buf}.strides[{ndim - 1}]")
+    return (
+        f"{buf}.shape[{ndim - 2}]",
+        f"{buf}.shape[{ndim - 1}]",
+        f"{buf}.strides[{ndim - 2}]",
+        f"{buf}.strides[{ndim - 1}]",
+    )
 
 
 def _matmul_shape(node, ins, outs, cx):
@@ -47,14 +51,18 @@ def _matmul_shape(node, ins, outs, cx):
     bk, bn, _, _ = _dims(b, nb, False)
     decls, args = shape_text_args([a, b], ["s0_", "s1_"])
     lines = ["{", f"    {out}.ndim = {len(cx.var(node['outputs'][0])['shape'])};"]
-    fail = (f'{{ {decls} return ag_fail(err, AG_ERR_VALUE, "matmul: shapes %s and %s are not '
-            f'aligned: {{what}}", {args}); }}')
+    fail = (
+        f'{{ {decls} return ag_fail(err, AG_ERR_VALUE, "matmul: shapes %s and %s are not '
+        f'aligned: {{what}}", {args}); }}'
+    )
     lines.append(f"    if ({ak} != {bk}) " + fail.replace("{what}", "inner dimensions differ"))
     for d in range(nbo):
         ea = _batch_len(a, na, nbo, d)
         eb = _batch_len(b, nb, nbo, d)
-        lines.append(f"    if ({ea} != 1 && {eb} != 1 && {ea} != {eb}) "
-                     + fail.replace("{what}", "batch dimensions cannot be broadcast"))
+        lines.append(
+            f"    if ({ea} != 1 && {eb} != 1 && {ea} != {eb}) "
+            + fail.replace("{what}", "batch dimensions cannot be broadcast")
+        )
         lines.append(f"    {out}.shape[{d}] = {ea} != 1 ? {ea} : {eb};")
     j = nbo
     if na > 1:
@@ -133,8 +141,8 @@ def _blas_batches(dt):
             int64_t off_[2] = {{0, 0}};
             if (nbd_ > 0) ag_row_offsets(2, nbd_ + 1, bsh_, bst_, bi_, off_);
             const {ct} *ap_ = a0_ + off_[0], *bp_ = b0_ + off_[1];
-            if (pa_) {{ ag_copy_matrix_{'f32' if dt == 'float32' else 'f64'}(pa_, ap_, m_, k_, sam_, sak_); ap_ = pa_; }}
-            if (pb_) {{ ag_copy_matrix_{'f32' if dt == 'float32' else 'f64'}(pb_, bp_, k_, n_, sbk_, sbn_); bp_ = pb_; }}
+            if (pa_) {{ ag_copy_matrix_{"f32" if dt == "float32" else "f64"}(pa_, ap_, m_, k_, sam_, sak_); ap_ = pa_; }}
+            if (pb_) {{ ag_copy_matrix_{"f32" if dt == "float32" else "f64"}(pb_, bp_, k_, n_, sbk_, sbn_); bp_ = pb_; }}
             int rc_ = {_GEMM[dt]}(ta_, tb_, m_, n_, k_, 1, ap_, lda_, bp_, ldb_, 0,
                                   c0_ + bi_ * m_ * n_, n_, nthreads, err);
             if (rc_) return rc_;
@@ -176,10 +184,16 @@ def _gemm_dims(node, ins):
     a, b = ins[0], ins[1]
     p = params(node)
     ta, tb = bool(p.get("trans_a")), bool(p.get("trans_b"))
-    am = (f"{a}.shape[1]", f"{a}.shape[0]", f"{a}.strides[1]", f"{a}.strides[0]") if ta else (
-        f"{a}.shape[0]", f"{a}.shape[1]", f"{a}.strides[0]", f"{a}.strides[1]")
-    bm = (f"{b}.shape[1]", f"{b}.shape[0]", f"{b}.strides[1]", f"{b}.strides[0]") if tb else (
-        f"{b}.shape[0]", f"{b}.shape[1]", f"{b}.strides[0]", f"{b}.strides[1]")
+    am = (
+        (f"{a}.shape[1]", f"{a}.shape[0]", f"{a}.strides[1]", f"{a}.strides[0]")
+        if ta
+        else (f"{a}.shape[0]", f"{a}.shape[1]", f"{a}.strides[0]", f"{a}.strides[1]")
+    )
+    bm = (
+        (f"{b}.shape[1]", f"{b}.shape[0]", f"{b}.strides[1]", f"{b}.strides[0]")
+        if tb
+        else (f"{b}.shape[0]", f"{b}.shape[1]", f"{b}.strides[0]", f"{b}.strides[1]")
+    )
     return am, bm
 
 
@@ -202,8 +216,8 @@ def _gemm_shape(node, ins, outs, cx):
             "    }",
         ]
     lines += [
-        f"    if (bad_) {{ {decls} return ag_fail(err, AG_ERR_VALUE, \"gemm: operands of shapes "
-        f"{fmt} do not fit alpha * op(a) @ op(b) + beta * c\", {args}); }}",
+        f'    if (bad_) {{ {decls} return ag_fail(err, AG_ERR_VALUE, "gemm: operands of shapes '
+        f'{fmt} do not fit alpha * op(a) @ op(b) + beta * c", {args}); }}',
         "}",
     ]
     return "\n".join(lines)
@@ -219,9 +233,15 @@ def _gemm_body(node, ins, outs, cx):
     lines = ["{"]
     if len(ins) > 2 and beta != 0:
         # out = c (broadcast), then BLAS scales it by beta and adds the product
-        fill = emit_loop(_NoConst(cx), {"op": "gemm", "inputs": [node["inputs"][2]]},
-                         [ins[2]], out, [dtypes[2]], dout,
-                         lambda loads: ([], convert(loads[0], dtypes[2], dout)))
+        fill = emit_loop(
+            _NoConst(cx),
+            {"op": "gemm", "inputs": [node["inputs"][2]]},
+            [ins[2]],
+            out,
+            [dtypes[2]],
+            dout,
+            lambda loads: ([], convert(loads[0], dtypes[2], dout)),
+        )
         lines.append(fill)
     else:
         beta = 0.0

@@ -142,8 +142,14 @@ def load_c_ops():
     try:
         from aotgraph.emit import c_ops
     except ImportError as exc:
-        raise BuildError(f"the C op emitters (aotgraph.emit.c_ops) cannot be imported: {exc}") from exc
-    return c_ops.C_OPS, getattr(c_ops, "C_PREAMBLE", ""), list(getattr(c_ops, "C_SUPPORT_FILES", []))
+        raise BuildError(
+            f"the C op emitters (aotgraph.emit.c_ops) cannot be imported: {exc}"
+        ) from exc
+    return (
+        c_ops.C_OPS,
+        getattr(c_ops, "C_PREAMBLE", ""),
+        list(getattr(c_ops, "C_SUPPORT_FILES", [])),
+    )
 
 
 def emit_c_module(module_ir, ir_text, emitters=None) -> EmittedC:
@@ -165,8 +171,11 @@ def emit_c_module(module_ir, ir_text, emitters=None) -> EmittedC:
             f"int {f.symbol}(void **in_data, const int64_t *in_meta, ag_buffer *outs, ag_error *err);"
             for f in functions
         ]
-        + [f"int {f.symbol}_profile(int64_t *ns, int64_t *calls, int32_t n);"
-           for f in functions if f.profile]
+        + [
+            f"int {f.symbol}_profile(int64_t *ns, int64_t *calls, int32_t n);"
+            for f in functions
+            if f.profile
+        ]
     )
     header = "ag_graph.h"
     unit = ModuleUnit(
@@ -216,17 +225,29 @@ def _function_unit(module_ir, fn, ops) -> FunctionUnit:
     meta = 0
     for arg, vid in enumerate(fn.inputs + _shared_vids(fn)):
         v = fn.vars[vid]
-        what = f"input {v['name']!r}" if v["kind"] == "input" else f"shared variable {v['shared']!r}"
+        what = (
+            f"input {v['name']!r}" if v["kind"] == "input" else f"shared variable {v['shared']!r}"
+        )
         unit.bindings.append(
-            dict(index=fn.var_index(vid), arg=arg, meta_offset=meta, dtype_code=DTYPE_CODE[v["dtype"]],
-                 ndim=len(v["shape"]), what=c_string_body(what))
+            dict(
+                index=fn.var_index(vid),
+                arg=arg,
+                meta_offset=meta,
+                dtype_code=DTYPE_CODE[v["dtype"]],
+                ndim=len(v["shape"]),
+                what=c_string_body(what),
+            )
         )
         meta += 2 * len(v["shape"])
     for vid, v in fn.vars.items():
         if v["kind"] == "constant":
             unit.constants.append(
-                dict(index=fn.var_index(vid), symbol=_blob_symbol(v["blob"]),
-                     dtype_code=DTYPE_CODE[v["dtype"]], shape=v["shape"])
+                dict(
+                    index=fn.var_index(vid),
+                    symbol=_blob_symbol(v["blob"]),
+                    dtype_code=DTYPE_CODE[v["dtype"]],
+                    shape=v["shape"],
+                )
             )
     slots = _owned_slots(fn, results, ops)
     donors = _inplace_donors(fn, results, ops, slots)
@@ -234,8 +255,10 @@ def _function_unit(module_ir, fn, ops) -> FunctionUnit:
     for i, node in enumerate(fn.nodes):
         unit.nodes.append(_node_unit(fn, i, node, ops, cx, slots, donors))
     for slot, vid in enumerate(results):
-        what = f"output {slot}" if slot < len(fn.outputs) else (
-            f"update of {fn.updates[slot - len(fn.outputs)]['shared']!r}"
+        what = (
+            f"output {slot}"
+            if slot < len(fn.outputs)
+            else (f"update of {fn.updates[slot - len(fn.outputs)]['shared']!r}")
         )
         unit.results.append(
             dict(slot=slot, index=fn.var_index(vid), owned=slots.get(vid) == slot, what=what)
@@ -309,9 +332,16 @@ def _inplace_donors(fn, results, ops, slots):
                 continue
             vid = node["inputs"][pos]
             v = fn.vars[vid]
-            if (v["kind"] == "node" and vid not in produced_by_view and vid not in returned
-                    and vid not in view_read and vid not in donated and last_reader[vid] == i
-                    and node["inputs"].count(vid) == 1 and v["dtype"] == fn.vars[out]["dtype"]):
+            if (
+                v["kind"] == "node"
+                and vid not in produced_by_view
+                and vid not in returned
+                and vid not in view_read
+                and vid not in donated
+                and last_reader[vid] == i
+                and node["inputs"].count(vid) == 1
+                and v["dtype"] == fn.vars[out]["dtype"]
+            ):
                 donors[out] = fn.var_index(vid)
                 donated.add(vid)
                 break
@@ -349,8 +379,13 @@ def _node_unit(fn, i, node, ops, cx, slots, donors) -> dict:
         shape=_indent(shape_code),
         body=_indent(body_code),
         outputs=[
-            dict(index=fn.var_index(v), dtype_code=DTYPE_CODE[fn.vars[v]["dtype"]],
-                 ndim=len(fn.vars[v]["shape"]), slot=slots.get(v), donor=donors.get(v))
+            dict(
+                index=fn.var_index(v),
+                dtype_code=DTYPE_CODE[fn.vars[v]["dtype"]],
+                ndim=len(fn.vars[v]["shape"]),
+                slot=slots.get(v),
+                donor=donors.get(v),
+            )
             for v in node["outputs"]
         ],
     )
@@ -388,9 +423,13 @@ def _finite_checks(fn, i, node) -> list:
         if v["dtype"] not in ("float32", "float64"):
             continue
         out = f" output {k}" if len(node["outputs"]) > 1 else ""
-        checks.append(dict(
-            index=fn.var_index(vid),
-            head=c_string_body(f"{fn.name}: nan_guard: node {i} ({label}){out} produced"),
-            tail=c_string_body(f"in its {_type_text(v)} result (expression created at {where})"),
-        ))
+        checks.append(
+            dict(
+                index=fn.var_index(vid),
+                head=c_string_body(f"{fn.name}: nan_guard: node {i} ({label}){out} produced"),
+                tail=c_string_body(
+                    f"in its {_type_text(v)} result (expression created at {where})"
+                ),
+            )
+        )
     return checks

@@ -14,8 +14,10 @@ from aotgraph.emit.c_common import CTYPE, OpEmitter, params, shape_text_args
 
 def _same_shape(node, ins, outs, cx):
     x, out = ins[0], outs[0]
-    return (f"{out}.ndim = {x}.ndim;\n"
-            f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.shape[d_] = {x}.shape[d_];")
+    return (
+        f"{out}.ndim = {x}.ndim;\n"
+        f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.shape[d_] = {x}.shape[d_];"
+    )
 
 
 def _softmax_body(node, ins, outs, cx):
@@ -76,8 +78,10 @@ SOFTMAX_EMITTER = OpEmitter(shape=_same_shape, body=_softmax_body)
 
 def _xent_check(node, p, y, op):
     decls, args = shape_text_args([p, y], ["s0_", "s1_"])
-    return (f"    if ({y}.shape[0] != {p}.shape[0]) {{ {decls} return ag_fail(err, AG_ERR_VALUE, "
-            f'"{op}: probabilities of shape %s but labels of shape %s", {args}); }}')
+    return (
+        f"    if ({y}.shape[0] != {p}.shape[0]) {{ {decls} return ag_fail(err, AG_ERR_VALUE, "
+        f'"{op}: probabilities of shape %s but labels of shape %s", {args}); }}'
+    )
 
 
 def _label_loop(node, cx, p, y, op, body):
@@ -101,8 +105,14 @@ def _label_loop(node, cx, p, y, op, body):
 
 def _xent_shape(node, ins, outs, cx):
     p, y = ins
-    return "\n".join(["{", _xent_check(node, p, y, "crossentropy_1hot"),
-                      f"    {outs[0]}.ndim = 1; {outs[0]}.shape[0] = {p}.shape[0];", "}"])
+    return "\n".join(
+        [
+            "{",
+            _xent_check(node, p, y, "crossentropy_1hot"),
+            f"    {outs[0]}.ndim = 1; {outs[0]}.shape[0] = {p}.shape[0];",
+            "}",
+        ]
+    )
 
 
 def _xent_body(node, ins, outs, cx):
@@ -116,15 +126,17 @@ def _xent_body(node, ins, outs, cx):
 def _xent_grad_shape(node, ins, outs, cx):
     g, p, y = ins
     decls, args = shape_text_args([g, p], ["s0_", "s1_"])
-    return "\n".join([
-        "{",
-        _xent_check(node, p, y, "crossentropy_1hot_grad"),
-        f"    if ({g}.ndim == 1 && {g}.shape[0] != 1 && {g}.shape[0] != {p}.shape[0]) {{ {decls} "
-        'return ag_fail(err, AG_ERR_VALUE, "crossentropy_1hot_grad: output gradient of shape %s '
-        f'does not fit probabilities of shape %s", {args}); }}',
-        f"    {outs[0]}.ndim = 2; {outs[0]}.shape[0] = {p}.shape[0]; {outs[0]}.shape[1] = {p}.shape[1];",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            _xent_check(node, p, y, "crossentropy_1hot_grad"),
+            f"    if ({g}.ndim == 1 && {g}.shape[0] != 1 && {g}.shape[0] != {p}.shape[0]) {{ {decls} "
+            'return ag_fail(err, AG_ERR_VALUE, "crossentropy_1hot_grad: output gradient of shape %s '
+            f'does not fit probabilities of shape %s", {args}); }}',
+            f"    {outs[0]}.ndim = 2; {outs[0]}.shape[0] = {p}.shape[0]; {outs[0]}.shape[1] = {p}.shape[1];",
+            "}",
+        ]
+    )
 
 
 def _xent_grad_body(node, ins, outs, cx):
@@ -132,16 +144,18 @@ def _xent_grad_body(node, ins, outs, cx):
     dt = cx.var(node["inputs"][1])["dtype"]
     ct = CTYPE[dt]
     gstride = f"({g}.ndim == 1 && {g}.shape[0] != 1 ? {g}.strides[0] : 0)"
-    body = (f"o_[i_ * k_ + c_] = -g0_[i_ * gs_] / prow_[c_ * {p}.strides[1]];")
-    return "\n".join([
-        "{",
-        f"    {ct} *const o_ = ({ct} *){outs[0]}.data;",
-        f"    const {ct} *const g0_ = (const {ct} *){g}.data;",
-        f"    const int64_t gs_ = {gstride};",
-        f"    if (ag_size(&{outs[0]}) > 0) memset(o_, 0, sizeof({ct}) * (size_t)ag_size(&{outs[0]}));",
-        _label_loop(node, cx, p, y, "crossentropy_1hot_grad", body),
-        "}",
-    ])
+    body = f"o_[i_ * k_ + c_] = -g0_[i_ * gs_] / prow_[c_ * {p}.strides[1]];"
+    return "\n".join(
+        [
+            "{",
+            f"    {ct} *const o_ = ({ct} *){outs[0]}.data;",
+            f"    const {ct} *const g0_ = (const {ct} *){g}.data;",
+            f"    const int64_t gs_ = {gstride};",
+            f"    if (ag_size(&{outs[0]}) > 0) memset(o_, 0, sizeof({ct}) * (size_t)ag_size(&{outs[0]}));",
+            _label_loop(node, cx, p, y, "crossentropy_1hot_grad", body),
+            "}",
+        ]
+    )
 
 
 NNET_C_OPS = {

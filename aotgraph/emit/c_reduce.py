@@ -42,8 +42,10 @@ def _row_loop(body):
     """A loop over one row of ``n_`` elements; ``body`` formats ``{x}``
     (the element).  Unit-stride rows get their own loop, which vectorizes."""
     loop = "for (int64_t i_ = 0; i_ < n_; i_++) "
-    return (f"if (s_ == 1) {{ {loop}{body.format(x='xr_[i_]')} }} "
-            f"else {{ {loop}{body.format(x='xr_[i_ * s_]')} }}")
+    return (
+        f"if (s_ == 1) {{ {loop}{body.format(x='xr_[i_]')} }} "
+        f"else {{ {loop}{body.format(x='xr_[i_ * s_]')} }}"
+    )
 
 
 def _accumulator(op, in_dt, out_dt):
@@ -57,9 +59,18 @@ def _accumulator(op, in_dt, out_dt):
         return "double", "0", f"acc_ += ag_psum_{TAG[in_dt]}(xr_, n_, s_);", "acc_"
     if op in ("sum", "prod") and in_dt not in FLOATS:
         fn = "add" if op == "sum" else "mul"
-        v = convert("{x}", in_dt, out_dt).replace("{", "{{").replace("}", "}}").replace("{{x}}", "{x}")
-        return (CTYPE[out_dt], "0" if op == "sum" else "1",
-                _row_loop(f"acc_ = ag_{fn}_{TAG[out_dt]}(acc_, {v});"), "acc_")
+        v = (
+            convert("{x}", in_dt, out_dt)
+            .replace("{", "{{")
+            .replace("}", "}}")
+            .replace("{{x}}", "{x}")
+        )
+        return (
+            CTYPE[out_dt],
+            "0" if op == "sum" else "1",
+            _row_loop(f"acc_ = ag_{fn}_{TAG[out_dt]}(acc_, {v});"),
+            "acc_",
+        )
     if op == "prod":  # in the dtype itself: float32 overflows to inf like numpy's
         return CTYPE[in_dt], "1", _row_loop("acc_ *= {x};"), "acc_"
     if op in ("max", "min"):
@@ -216,32 +227,36 @@ def _sum_to_like_shape(node, ins, outs, cx):
     g, like = ins
     out = outs[0]
     decls, args = shape_text_args([g, like], ["s0_", "s1_"])
-    return "\n".join([
-        "{",
-        f"    int lead_ = {g}.ndim - {like}.ndim;",
-        f"    {out}.ndim = {like}.ndim;",
-        f"    for (int d_ = 0; d_ < {like}.ndim; d_++) {{",
-        f"        int64_t gl_ = {g}.shape[lead_ + d_], ll_ = {like}.shape[d_];",
-        "        if (ll_ != 1 && gl_ != ll_) {",
-        f"            {decls}",
-        '            return ag_fail(err, AG_ERR_VALUE, "sum_to_like: gradient of shape %s '
-        f'cannot be summed to shape %s (axis %d)", {args}, d_);',
-        "        }",
-        f"        {out}.shape[d_] = ll_;",
-        "    }",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f"    int lead_ = {g}.ndim - {like}.ndim;",
+            f"    {out}.ndim = {like}.ndim;",
+            f"    for (int d_ = 0; d_ < {like}.ndim; d_++) {{",
+            f"        int64_t gl_ = {g}.shape[lead_ + d_], ll_ = {like}.shape[d_];",
+            "        if (ll_ != 1 && gl_ != ll_) {",
+            f"            {decls}",
+            '            return ag_fail(err, AG_ERR_VALUE, "sum_to_like: gradient of shape %s '
+            f'cannot be summed to shape %s (axis %d)", {args}, d_);',
+            "        }",
+            f"        {out}.shape[d_] = ll_;",
+            "    }",
+            "}",
+        ]
+    )
 
 
 def _sum_to_like_body(node, ins, outs, cx):
     g, like = ins
     in_dt = cx.var(node["inputs"][0])["dtype"]
     out_dt = cx.var(node["outputs"][0])["dtype"]
-    mask = "\n".join([
-        f"    int lead_ = {g}.ndim - {like}.ndim;",
-        f"    for (int d_ = 0; d_ < {g}.ndim; d_++)",
-        f"        red_[d_] = d_ < lead_ || ({like}.shape[d_ - lead_] == 1 && {g}.shape[d_] != 1);",
-    ])
+    mask = "\n".join(
+        [
+            f"    int lead_ = {g}.ndim - {like}.ndim;",
+            f"    for (int d_ = 0; d_ < {g}.ndim; d_++)",
+            f"        red_[d_] = d_ < lead_ || ({like}.shape[d_ - lead_] == 1 && {g}.shape[d_] != 1);",
+        ]
+    )
     # numpy sums then casts back to g's dtype: integers wrap in their own
     # width, bools become "any"
     acc = _accumulator("sum" if in_dt != "bool" else "any", in_dt, out_dt)

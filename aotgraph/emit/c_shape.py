@@ -29,7 +29,7 @@ def _dimshuffle_shape(node, ins, outs, cx):
         decls, args = shape_text_args([x], ["s0_"])
         cond = " || ".join(f"{x}.shape[{a}] != 1" for a in dropped)
         lines.append(
-            f"    if ({cond}) {{ {decls} return ag_fail(err, AG_ERR_VALUE, \"dimshuffle: "
+            f'    if ({cond}) {{ {decls} return ag_fail(err, AG_ERR_VALUE, "dimshuffle: '
             f"cannot drop axes {tuple(dropped)} of an input of shape %s (they must have "
             f'length 1)", {args}); }}'
         )
@@ -57,43 +57,47 @@ def _reshape_shape(node, ins, outs, cx):
     dtypes = [cx.var(v)["dtype"] for v in node["inputs"][1:]]
     n = len(pattern)
     decls, args = shape_text_args([x], ["s0_"])
-    return "\n".join([
-        "{",
-        f"    int64_t dims_[{max(n, 1)}];",
-        dims_code(pattern, ins[1:], dtypes, "dims_", "reshape", allow_infer=True),
-        f"    if (ag_resolve_reshape({n}, dims_, ag_size(&{x})) != 0) {{",
-        f"        {decls} char t_[96];",
-        '        return ag_fail(err, AG_ERR_VALUE, "reshape: cannot reshape an array of shape %s '
-        f'into shape %s", {args}, ag_dims_text(dims_, {n}, t_, sizeof t_));',
-        "    }",
-        f"    {out}.ndim = {n};",
-        f"    for (int d_ = 0; d_ < {n}; d_++) {out}.shape[d_] = dims_[d_];",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f"    int64_t dims_[{max(n, 1)}];",
+            dims_code(pattern, ins[1:], dtypes, "dims_", "reshape", allow_infer=True),
+            f"    if (ag_resolve_reshape({n}, dims_, ag_size(&{x})) != 0) {{",
+            f"        {decls} char t_[96];",
+            '        return ag_fail(err, AG_ERR_VALUE, "reshape: cannot reshape an array of shape %s '
+            f'into shape %s", {args}, ag_dims_text(dims_, {n}, t_, sizeof t_));',
+            "    }",
+            f"    {out}.ndim = {n};",
+            f"    for (int d_ = 0; d_ < {n}; d_++) {out}.shape[d_] = dims_[d_];",
+            "}",
+        ]
+    )
 
 
 def _reshape_body(node, ins, outs, cx):
     x, out = ins[0], outs[0]
-    return "\n".join([
-        "{",
-        f"    if (ag_is_contiguous(&{x})) {{",
-        f"        {out}.data = {x}.data;",
-        f"        ag_set_contiguous(&{out});",
-        "    } else {",
-        "        ag_buffer tmp_ = " + x + ";",
-        "        size_t nbytes_ = 0;",
-        "        int rc_ = ag_nbytes(&tmp_, &nbytes_, \"reshape\", err);",
-        "        if (rc_) return rc_;",
-        "        ag_set_contiguous(&tmp_);",
-        "        tmp_.data = ag_ws_alloc(ws, nbytes_);",
-        "        if (!tmp_.data && nbytes_) return ag_fail(err, AG_ERR_MEMORY, "
-        "\"reshape: out of memory\");",
-        f"        ag_copy(&tmp_, &{x});",
-        f"        {out}.data = tmp_.data;",
-        f"        ag_set_contiguous(&{out});",
-        "    }",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f"    if (ag_is_contiguous(&{x})) {{",
+            f"        {out}.data = {x}.data;",
+            f"        ag_set_contiguous(&{out});",
+            "    } else {",
+            "        ag_buffer tmp_ = " + x + ";",
+            "        size_t nbytes_ = 0;",
+            '        int rc_ = ag_nbytes(&tmp_, &nbytes_, "reshape", err);',
+            "        if (rc_) return rc_;",
+            "        ag_set_contiguous(&tmp_);",
+            "        tmp_.data = ag_ws_alloc(ws, nbytes_);",
+            "        if (!tmp_.data && nbytes_) return ag_fail(err, AG_ERR_MEMORY, "
+            '"reshape: out of memory");',
+            f"        ag_copy(&tmp_, &{x});",
+            f"        {out}.data = tmp_.data;",
+            f"        ag_set_contiguous(&{out});",
+            "    }",
+            "}",
+        ]
+    )
 
 
 RESHAPE_EMITTER = OpEmitter(shape=_reshape_shape, body=_reshape_body, view=True)
@@ -115,14 +119,18 @@ SHAPE_I_EMITTER = OpEmitter(shape=_shape_i_shape, body=_shape_i_body)
 
 def _identity_shape(node, ins, outs, cx):
     x, out = ins[0], outs[0]
-    return (f"{out}.ndim = {x}.ndim;\n"
-            f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.shape[d_] = {x}.shape[d_];")
+    return (
+        f"{out}.ndim = {x}.ndim;\n"
+        f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.shape[d_] = {x}.shape[d_];"
+    )
 
 
 def _identity_body(node, ins, outs, cx):
     x, out = ins[0], outs[0]
-    return (f"{out}.data = {x}.data;\n"
-            f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.strides[d_] = {x}.strides[d_];")
+    return (
+        f"{out}.data = {x}.data;\n"
+        f"for (int d_ = 0; d_ < {x}.ndim; d_++) {out}.strides[d_] = {x}.strides[d_];"
+    )
 
 
 IDENTITY_EMITTER = OpEmitter(shape=_identity_shape, body=_identity_body, view=True)

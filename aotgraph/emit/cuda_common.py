@@ -68,16 +68,18 @@ def launch_code(kernel: CudaKernel, args, grid, block, shared="0") -> str:
     (3-tuples of C expressions)."""
     assert len(args) == len(kernel.params), (kernel.name, args)
     ptrs = ", ".join(f"(void *)&{a}" for a in args)
-    return "\n".join([
-        "    {",
-        f"        void *kargs_[] = {{{ptrs}}};",
-        f"        const uint32_t grid_[3] = {{{', '.join(grid)}}};",
-        f"        const uint32_t block_[3] = {{{', '.join(block)}}};",
-        f'        int rc_ = ag_cu_launch(AG_CU_IMAGE, "{kernel.name}", grid_, block_, {shared}, '
-        "kargs_, err);",
-        "        if (rc_) return rc_;",
-        "    }",
-    ])
+    return "\n".join(
+        [
+            "    {",
+            f"        void *kargs_[] = {{{ptrs}}};",
+            f"        const uint32_t grid_[3] = {{{', '.join(grid)}}};",
+            f"        const uint32_t block_[3] = {{{', '.join(block)}}};",
+            f'        int rc_ = ag_cu_launch(AG_CU_IMAGE, "{kernel.name}", grid_, block_, {shared}, '
+            "kargs_, err);",
+            "        if (rc_) return rc_;",
+            "    }",
+        ]
+    )
 
 
 def ctype(dtype: str) -> str:

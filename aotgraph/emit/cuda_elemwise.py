@@ -75,10 +75,14 @@ def elementwise_kernel(node, cx) -> CudaKernel:
     stmts_c, res_c, out_dt = _compute(node, cx, contiguous, in_dt)
     stmts_s, res_s, _ = _compute(node, cx, strided, in_dt)
     ot = CTYPE[out_dt]
-    ptypes = [f"{ot} *"] + [f"const {CTYPE[d]} *" for d in in_dt] + ["int64_t", "ag_cu_index", "int *"]
+    ptypes = (
+        [f"{ot} *"] + [f"const {CTYPE[d]} *" for d in in_dt] + ["int64_t", "ag_cu_index", "int *"]
+    )
     pnames = ["out"] + [f"in{k}" for k in range(len(in_dt))] + ["n", "ix", "bad"]
-    sig = ", ".join(f"{t} {'__restrict__ ' if t.endswith('*') and p != 'bad' else ''}{p}"
-                    for t, p in zip(ptypes, pnames))
+    sig = ", ".join(
+        f"{t} {'__restrict__ ' if t.endswith('*') and p != 'bad' else ''}{p}"
+        for t, p in zip(ptypes, pnames)
+    )
     vec = _float4_lines(kinds, in_dt, out_dt, node, cx)
     lines = [
         f'extern "C" __global__ void {name}({sig})',
@@ -114,9 +118,11 @@ def _float4_lines(kinds, in_dt, out_dt, node, cx):
         return []
     out = ["        int vec4 = ((uintptr_t)out % 16) == 0;"]
     out += [f"        vec4 = vec4 && ((uintptr_t)in{k} % 16) == 0;" for k in arrays]
-    out += ["        if (vec4) {",
-            "            const int64_t n4 = n / 4;",
-            "            for (int64_t i = start; i < n4; i += step) {"]
+    out += [
+        "        if (vec4) {",
+        "            const int64_t n4 = n / 4;",
+        "            for (int64_t i = start; i < n4; i += step) {",
+    ]
     out += [f"                const float4 v{k}_ = ((const float4 *)in{k})[i];" for k in arrays]
     out.append("                float4 r_;")
     for comp in "xyzw":
@@ -124,8 +130,11 @@ def _float4_lines(kinds, in_dt, out_dt, node, cx):
         loads = [f"v{k}_.{comp}" if kinds[k][0] == "array" else ld for k, ld in enumerate(loads)]
         stmts, res, _ = _compute(node, cx, loads, in_dt)
         out.append(f"                {{ {' '.join(stmts)} r_.{comp} = {res}; }}")
-    out += ["                ((float4 *)out)[i] = r_;", "            }",
-            "            for (int64_t i = n4 * 4 + start; i < n; i += step) {"]
+    out += [
+        "                ((float4 *)out)[i] = r_;",
+        "            }",
+        "            for (int64_t i = n4 * 4 + start; i < n; i += step) {",
+    ]
     stmts, res, _ = _compute(node, cx, _loads(kinds, lambda k, s: "i"), in_dt)
     out += [f"                {s}" for s in stmts]
     out += [f"                out[i] = {res};", "            }", "            return;", "        }"]
@@ -152,18 +161,26 @@ def elementwise_host(node, ins, outs, cx) -> str:
         f"    int64_t n_ = ag_size(&{out});",
         f"    {CTYPE[_out_dtype(node, cx)]} *o_ = ({CTYPE[_out_dtype(node, cx)]} *){out}.data;",
     ]
-    lines += [f"    const {CTYPE[d]} *i{k}_ = (const {CTYPE[d]} *){b}.data;"
-              for k, (b, d) in enumerate(zip(ins, in_dt))]
+    lines += [
+        f"    const {CTYPE[d]} *i{k}_ = (const {CTYPE[d]} *){b}.data;"
+        for k, (b, d) in enumerate(zip(ins, in_dt))
+    ]
     lines += ["    int *bad_ = NULL;"]
     if flags:
-        lines += ["    if (n_ > 0 && ag_cu_malloc((void **)&bad_, sizeof(int), err)) return err->code;",
-                  "    if (n_ > 0 && ag_cu_memset0(bad_, sizeof(int), err)) { ag_cu_free(bad_); "
-                  "return err->code; }"]
+        lines += [
+            "    if (n_ > 0 && ag_cu_malloc((void **)&bad_, sizeof(int), err)) return err->code;",
+            "    if (n_ > 0 && ag_cu_memset0(bad_, sizeof(int), err)) { ag_cu_free(bad_); "
+            "return err->code; }",
+        ]
     args = ["o_"] + [f"i{k}_" for k in range(len(ins))] + ["n_", "ix_", "bad_"]
-    launch = launch_code(kernel, args, ("ag_cu_blocks(n_, AG_CU_THREADS)", "1", "1"),
-                         ("AG_CU_THREADS", "1", "1"))
-    lines += ["    if (n_ > 0) {", launch.replace("return rc_;", "{ ag_cu_free(bad_); return rc_; }"),
-              "    }"]
+    launch = launch_code(
+        kernel, args, ("ag_cu_blocks(n_, AG_CU_THREADS)", "1", "1"), ("AG_CU_THREADS", "1", "1")
+    )
+    lines += [
+        "    if (n_ > 0) {",
+        launch.replace("return rc_;", "{ ag_cu_free(bad_); return rc_; }"),
+        "    }",
+    ]
     if flags:
         lines += [
             "    if (n_ > 0) {",
@@ -202,7 +219,10 @@ def cuda_elementwise_emitters():
     """``{name: emitter}`` for every elementwise op the C emitter knows."""
     table = {}
     for name, c_emitter in ELEMENTWISE_C_OPS.items():
-        table[name] = CudaOpEmitter(shape=c_emitter.shape, body=elementwise_host,
-                                    inplace_ok=c_emitter.inplace_ok, kernels=_kernels)
+        table[name] = CudaOpEmitter(
+            shape=c_emitter.shape,
+            body=elementwise_host,
+            inplace_ok=c_emitter.inplace_ok,
+            kernels=_kernels,
+        )
     return table
-

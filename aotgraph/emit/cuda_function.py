@@ -25,9 +25,24 @@ from aotgraph.emit.cuda_elemwise import elementwise_host, elementwise_kernel
 from aotgraph.emit.cuda_index import gather_supported
 from aotgraph.emit.cuda_ops import CUDA_OPS, CUDA_VIEW_OPS
 
-DTYPE_CODE = {d: i for i, d in enumerate(
-    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-     "float32", "float64"])}
+DTYPE_CODE = {
+    d: i
+    for i, d in enumerate(
+        [
+            "bool",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "float32",
+            "float64",
+        ]
+    )
+}
 
 
 class FunctionContext:
@@ -56,13 +71,16 @@ def unsupported(fir) -> list:
         if node["op"] not in CUDA_OPS and node["op"] not in CUDA_VIEW_OPS:
             problems.append(f"op {node['op']!r} has no CUDA kernel yet")
         elif node["op"] == "adv_subtensor" and not gather_supported(node):
-            problems.append("adv_subtensor other than x[integer_array] is not supported on the "
-                            "cuda target yet")
+            problems.append(
+                "adv_subtensor other than x[integer_array] is not supported on the cuda target yet"
+            )
         elif node["op"] in ("reshape", "subtensor") and len(node["inputs"]) > 1:
             # their shape code reads lengths or indices from input data, which
             # lives in device memory here
-            problems.append(f"{node['op']} with symbolic lengths or indices is not supported "
-                            "on the cuda target yet")
+            problems.append(
+                f"{node['op']} with symbolic lengths or indices is not supported "
+                "on the cuda target yet"
+            )
     return sorted(set(problems))
 
 
@@ -75,8 +93,10 @@ def _constant_lines(vid, value, dtype):
     arr = np.ascontiguousarray(value, dtype=dtype)
     k = _idx(vid)
     vals = ", ".join(c_literal(v, dtype) for v in arr.reshape(-1).tolist()) or "0"
-    lines = [f"    static const {CTYPE[dtype]} hc{k}_[{max(arr.size, 1)}] = {{{vals}}};",
-             f"    B[{k}].dtype = {DTYPE_CODE[dtype]}; B[{k}].ndim = {arr.ndim};"]
+    lines = [
+        f"    static const {CTYPE[dtype]} hc{k}_[{max(arr.size, 1)}] = {{{vals}}};",
+        f"    B[{k}].dtype = {DTYPE_CODE[dtype]}; B[{k}].ndim = {arr.ndim};",
+    ]
     lines += [f"    B[{k}].shape[{d}] = {n};" for d, n in enumerate(arr.shape)]
     lines += [f"    if ((rc_ = ag_cu_upload_(&B[{k}], hc{k}_, owned, err)) != 0) return rc_;"]
     return lines
@@ -84,7 +104,9 @@ def _constant_lines(vid, value, dtype):
 
 def _alloc_lines(node, vid, cx):
     k = _idx(vid)
-    return [f"    if ((rc_ = ag_cu_alloc_out_(&B[{k}], owned, \"{node['op']}\", err)) != 0) return rc_;"]
+    return [
+        f'    if ((rc_ = ag_cu_alloc_out_(&B[{k}], owned, "{node["op"]}", err)) != 0) return rc_;'
+    ]
 
 
 def _node_code(node, cx, key):
@@ -93,7 +115,9 @@ def _node_code(node, cx, key):
     ins = [f"B[{_idx(v)}]" for v in node["inputs"]]
     outs = [f"B[{_idx(v)}]" for v in node["outputs"]]
     lines = [f"    /* {node['op']} */"]
-    lines += [f"    B[{_idx(v)}].dtype = {DTYPE_CODE[cx.var(v)['dtype']]};" for v in node["outputs"]]
+    lines += [
+        f"    B[{_idx(v)}].dtype = {DTYPE_CODE[cx.var(v)['dtype']]};" for v in node["outputs"]
+    ]
     lines.append(emitter.shape(keyed, ins, outs, cx))
     if not emitter.view:
         for v in node["outputs"]:
@@ -107,13 +131,24 @@ def _output_copy(vid, cx, cname, j):
     """A contiguous device copy of output ``vid`` (an identity cast node)."""
     k = _idx(vid)
     tmp = f"v{900000 + j}"
-    node = {"op": "cast", "params": {"dtype": cx.var(vid)["dtype"]}, "inputs": [vid],
-            "outputs": [tmp], "key": f"{cname}_out{j}"}
+    node = {
+        "op": "cast",
+        "params": {"dtype": cx.var(vid)["dtype"]},
+        "inputs": [vid],
+        "outputs": [tmp],
+        "key": f"{cname}_out{j}",
+    }
     cx.vars[tmp] = {"dtype": cx.var(vid)["dtype"], "shape": cx.var(vid)["shape"]}
     body = elementwise_host(node, [f"B[{k}]"], ["C_"], cx)
-    lines = ["    {", "        ag_buffer C_ = B[" + str(k) + "];", "        ag_set_contiguous(&C_);",
-             "        if ((rc_ = ag_cu_alloc_out_(&C_, owned, \"output\", err)) != 0) return rc_;",
-             body, f"        B[{k}] = C_;", "    }"]
+    lines = [
+        "    {",
+        "        ag_buffer C_ = B[" + str(k) + "];",
+        "        ag_set_contiguous(&C_);",
+        '        if ((rc_ = ag_cu_alloc_out_(&C_, owned, "output", err)) != 0) return rc_;',
+        body,
+        f"        B[{k}] = C_;",
+        "    }",
+    ]
     return lines, [elementwise_kernel(node, cx)]
 
 
@@ -121,11 +156,16 @@ def emit_cuda_function(cname, fir, module_ir):
     """``(host C source text, kernels)`` of one cuda function."""
     cx = FunctionContext(fir, module_ir)
     nvars = len(fir.vars)
-    lines = [f"static int {cname}_run(ag_buffer *io, ag_buffer *B, void **owned, ag_error *err)",
-             "{", "    int rc_ = 0;"]
+    lines = [
+        f"static int {cname}_run(ag_buffer *io, ag_buffer *B, void **owned, ag_error *err)",
+        "{",
+        "    int rc_ = 0;",
+    ]
     for i, vid in enumerate(fir.inputs):
-        lines.append(f"    if ((rc_ = ag_cu_upload_(&B[{_idx(vid)}], io[{i}].data, owned, err)) != 0) "
-                     "return rc_;")
+        lines.append(
+            f"    if ((rc_ = ag_cu_upload_(&B[{_idx(vid)}], io[{i}].data, owned, err)) != 0) "
+            "return rc_;"
+        )
     for vid, var in fir.vars.items():
         if var.get("kind") == "constant":
             lines += _constant_lines(vid, cx.const_value(vid), var["dtype"])
@@ -141,17 +181,18 @@ def emit_cuda_function(cname, fir, module_ir):
         copy, ks = _output_copy(vid, cx, cname, j)
         lines += copy + ["    }"]
         kernels += ks
-        lines.append(f"    if ((rc_ = ag_cu_download_(&io[{n_in + j}], &B[{k}], err)) != 0) return rc_;")
+        lines.append(
+            f"    if ((rc_ = ag_cu_download_(&io[{n_in + j}], &B[{k}], err)) != 0) return rc_;"
+        )
     lines += ["    return 0;", "}", ""]
-    inputs_meta = "\n".join(
-        f"    B[{_idx(v)}] = io[{i}];" for i, v in enumerate(fir.inputs))
+    inputs_meta = "\n".join(f"    B[{_idx(v)}] = io[{i}];" for i, v in enumerate(fir.inputs))
     lines += [
         f"AG_EXPORT int {cname}(ag_buffer *io, ag_error *err)",
         "{",
         f"    ag_buffer *B = (ag_buffer *)calloc({max(nvars, 1)}, sizeof(ag_buffer));",
         f"    void **owned = (void **)calloc({nvars + len(fir.outputs) + 2}, sizeof(void *));",
         "    if (!B || !owned) { free(B); free(owned); "
-        "return ag_fail(err, AG_ERR_MEMORY, \"out of memory\"); }",
+        'return ag_fail(err, AG_ERR_MEMORY, "out of memory"); }',
         inputs_meta,
         f"    int rc = {cname}_run(io, B, owned, err);",
         "    for (void **p = owned; *p; p++) ag_cu_free(*p);",

@@ -41,22 +41,34 @@ def gather_kernel(node, cx) -> CudaKernel:
         "    }",
         "}",
     ]
-    params_ = (f"{t} *", f"const {t} *", f"const {it} *", "int64_t", "int64_t", "int64_t",
-               "int64_t", "ag_cu_index", "ag_cu_index", "unsigned long long *")
+    params_ = (
+        f"{t} *",
+        f"const {t} *",
+        f"const {it} *",
+        "int64_t",
+        "int64_t",
+        "int64_t",
+        "int64_t",
+        "ag_cu_index",
+        "ag_cu_index",
+        "unsigned long long *",
+    )
     return CudaKernel(name, params_, "\n".join(lines))
 
 
 def _gather_shape(node, ins, outs, cx):
     x, i, out = ins[0], ins[1], outs[0]
-    return "\n".join([
-        "{",
-        f"    if ({x}.ndim < 1) return ag_fail(err, AG_ERR_INDEX, \"adv_subtensor: too many indices "
-        "for a 0-d array\");",
-        f"    {out}.ndim = {i}.ndim + {x}.ndim - 1;",
-        f"    for (int d_ = 0; d_ < {i}.ndim; d_++) {out}.shape[d_] = {i}.shape[d_];",
-        f"    for (int d_ = 1; d_ < {x}.ndim; d_++) {out}.shape[{i}.ndim + d_ - 1] = {x}.shape[d_];",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f'    if ({x}.ndim < 1) return ag_fail(err, AG_ERR_INDEX, "adv_subtensor: too many indices '
+            'for a 0-d array");',
+            f"    {out}.ndim = {i}.ndim + {x}.ndim - 1;",
+            f"    for (int d_ = 0; d_ < {i}.ndim; d_++) {out}.shape[d_] = {i}.shape[d_];",
+            f"    for (int d_ = 1; d_ < {x}.ndim; d_++) {out}.shape[{i}.ndim + d_ - 1] = {x}.shape[d_];",
+            "}",
+        ]
+    )
 
 
 def _gather_body(node, ins, outs, cx):
@@ -89,10 +101,12 @@ def _gather_body(node, ins, outs, cx):
         "    if (n_idx_ * inner_ > 0) {",
         "        if (ag_cu_malloc((void **)&bad_, sizeof hbad_, err)) return err->code;",
         "        if (ag_cu_memset0(bad_, sizeof hbad_, err)) { ag_cu_free(bad_); return err->code; }",
-        launch_code(kernel, ["o_", "x_", "i_", "n_idx_", "len0_", "st0_", "inner_", "iw_", "xw_",
-                             "bad_"],
-                    ("ag_cu_blocks(n_idx_ * inner_, AG_CU_THREADS)", "1", "1"),
-                    ("AG_CU_THREADS", "1", "1")).replace("return rc_;", "{ ag_cu_free(bad_); return rc_; }"),
+        launch_code(
+            kernel,
+            ["o_", "x_", "i_", "n_idx_", "len0_", "st0_", "inner_", "iw_", "xw_", "bad_"],
+            ("ag_cu_blocks(n_idx_ * inner_, AG_CU_THREADS)", "1", "1"),
+            ("AG_CU_THREADS", "1", "1"),
+        ).replace("return rc_;", "{ ag_cu_free(bad_); return rc_; }"),
         "        int rc_ = ag_cu_memcpy_dtoh(hbad_, bad_, sizeof hbad_, err);",
         "        ag_cu_free(bad_);",
         "        if (rc_) return rc_;",
@@ -106,6 +120,7 @@ def _gather_body(node, ins, outs, cx):
 
 
 INDEX_CUDA_OPS = {
-    "adv_subtensor": CudaOpEmitter(shape=_gather_shape, body=_gather_body,
-                                   kernels=lambda node, cx: [gather_kernel(node, cx)]),
+    "adv_subtensor": CudaOpEmitter(
+        shape=_gather_shape, body=_gather_body, kernels=lambda node, cx: [gather_kernel(node, cx)]
+    ),
 }

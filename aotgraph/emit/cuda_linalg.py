@@ -31,8 +31,14 @@ def gemm_kernel(node, cx) -> CudaKernel:
     at, ot = CTYPE[acc], CTYPE[out_dt]
     has_c = len(in_dt) > 2
     c_dt = in_dt[2] if has_c else out_dt
-    fma = scalar_expr("add", [("acc_", acc), (scalar_expr("mul", [("As_[ty][kk]", acc),
-                                                                  ("Bs_[kk][tx]", acc)], acc), acc)], acc)
+    fma = scalar_expr(
+        "add",
+        [
+            ("acc_", acc),
+            (scalar_expr("mul", [("As_[ty][kk]", acc), ("Bs_[kk][tx]", acc)], acc), acc),
+        ],
+        acc,
+    )
     la = convert("a[oa_ + row * g.sa[0] + (k0 + tx) * g.sa[1]]", in_dt[0], acc)
     lb = convert("b[ob_ + (k0 + ty) * g.sb[0] + col * g.sb[1]]", in_dt[1], acc)
     result = "acc_"
@@ -43,11 +49,19 @@ def gemm_kernel(node, cx) -> CudaKernel:
         if has_c:
             beta = float(params(node).get("beta", 0.0))
             cval = convert("c[oc_ + row * g.sc[0] + col * g.sc[1]]", c_dt, acc)
-            bias = cval if beta == 1.0 else scalar_expr(
-                "mul", [(c_literal(beta, acc), acc), (cval, acc)], acc)
+            bias = (
+                cval
+                if beta == 1.0
+                else scalar_expr("mul", [(c_literal(beta, acc), acc), (cval, acc)], acc)
+            )
             result = scalar_expr("add", [(result, acc), (bias, acc)], acc)
-    ptypes = (f"{ot} *", f"const {CTYPE[in_dt[0]]} *", f"const {CTYPE[in_dt[1]]} *",
-              f"const {CTYPE[c_dt]} *", "ag_cu_gemm")
+    ptypes = (
+        f"{ot} *",
+        f"const {CTYPE[in_dt[0]]} *",
+        f"const {CTYPE[in_dt[1]]} *",
+        f"const {CTYPE[c_dt]} *",
+        "ag_cu_gemm",
+    )
     lines = [
         f'extern "C" __global__ void {name}({ot} *out, const {CTYPE[in_dt[0]]} *a, '
         f"const {CTYPE[in_dt[1]]} *b, const {CTYPE[c_dt]} *c, ag_cu_gemm g)",
@@ -89,24 +103,32 @@ def _matrix(buf, nd, left):
         if left:
             return "1", f"{buf}.shape[0]", "0", f"{buf}.strides[0]"
         return f"{buf}.shape[0]", "1", f"{buf}.strides[0]", "0"
-    return (f"{buf}.shape[{nd - 2}]", f"{buf}.shape[{nd - 1}]",
-            f"{buf}.strides[{nd - 2}]", f"{buf}.strides[{nd - 1}]")
+    return (
+        f"{buf}.shape[{nd - 2}]",
+        f"{buf}.shape[{nd - 1}]",
+        f"{buf}.strides[{nd - 2}]",
+        f"{buf}.strides[{nd - 1}]",
+    )
 
 
 def _batch_lines(bufs_nds, out, nbo):
     """Fill g_.batch over the nbo leading output axes (operands out, a, b, c)."""
     lines = [f"    g_.batch.ndim = {nbo};", "    g_.nbatch = 1;"]
     for d in range(nbo):
-        lines += [f"    g_.batch.shape[{d}] = {out}.shape[{d}];",
-                  f"    g_.nbatch *= {out}.shape[{d}];",
-                  f"    g_.batch.strides[0][{d}] = {out}.strides[{d}];"]
+        lines += [
+            f"    g_.batch.shape[{d}] = {out}.shape[{d}];",
+            f"    g_.nbatch *= {out}.shape[{d}];",
+            f"    g_.batch.strides[0][{d}] = {out}.strides[{d}];",
+        ]
         for k, (buf, mat_nd, nd) in enumerate(bufs_nds, start=1):
             ad = d - (nbo - (nd - mat_nd))
             if buf is None or ad < 0:
                 lines.append(f"    g_.batch.strides[{k}][{d}] = 0;")
             else:
-                lines.append(f"    g_.batch.strides[{k}][{d}] = {buf}.shape[{ad}] == 1 ? 0 : "
-                             f"{buf}.strides[{ad}];")
+                lines.append(
+                    f"    g_.batch.strides[{k}][{d}] = {buf}.shape[{ad}] == 1 ? 0 : "
+                    f"{buf}.strides[{ad}];"
+                )
     return lines
 
 
@@ -119,13 +141,18 @@ def _matmul_setup(node, ins, outs, cx):
     am, ak, sam, sak = _matrix(a, na, True)
     bk, bn, sbk, sbn = _matrix(b, nb, False)
     no = len(cx.var(node["outputs"][0])["shape"])
-    so = {(True, True): (f"{out}.strides[{no - 2}]", f"{out}.strides[{no - 1}]"),
-          (False, True): ("0", f"{out}.strides[{no - 1}]"),
-          (True, False): (f"{out}.strides[{no - 1}]", "0"),
-          (False, False): ("0", "0")}[(na > 1, nb > 1)]
-    lines = [f"    g_.m = {am}; g_.k = {ak}; g_.n = {bn};",
-             f"    g_.sa[0] = {sam}; g_.sa[1] = {sak}; g_.sb[0] = {sbk}; g_.sb[1] = {sbn};",
-             f"    g_.so[0] = {so[0]}; g_.so[1] = {so[1]};", "    g_.alpha = 1; g_.beta = 0;"]
+    so = {
+        (True, True): (f"{out}.strides[{no - 2}]", f"{out}.strides[{no - 1}]"),
+        (False, True): ("0", f"{out}.strides[{no - 1}]"),
+        (True, False): (f"{out}.strides[{no - 1}]", "0"),
+        (False, False): ("0", "0"),
+    }[(na > 1, nb > 1)]
+    lines = [
+        f"    g_.m = {am}; g_.k = {ak}; g_.n = {bn};",
+        f"    g_.sa[0] = {sam}; g_.sa[1] = {sak}; g_.sb[0] = {sbk}; g_.sb[1] = {sbn};",
+        f"    g_.so[0] = {so[0]}; g_.so[1] = {so[1]};",
+        "    g_.alpha = 1; g_.beta = 0;",
+    ]
     mats = [(a, min(na, 2), na), (b, min(nb, 2), nb), (None, 0, 0)]
     return lines + _batch_lines(mats, out, nbo)
 
@@ -161,12 +188,19 @@ def gemm_host(node, ins, outs, cx) -> str:
     ptrs = ["o_", "a_", "b_", "c_"]
     types = [t.rstrip() for t in kernel.params[:4]]
     srcs = [outs[0], ins[0], ins[1], ins[2] if len(ins) > 2 else None]
-    lines = ["{", "    ag_cu_gemm g_;", "    memset(&g_, 0, sizeof g_);", *setup(node, ins, outs, cx)]
+    lines = [
+        "{",
+        "    ag_cu_gemm g_;",
+        "    memset(&g_, 0, sizeof g_);",
+        *setup(node, ins, outs, cx),
+    ]
     for name, t, src in zip(ptrs, types, srcs):
         lines.append(f"    {t}{name} = ({t}){src + '.data' if src else 'NULL'};")
-    grid = ("ag_cu_blocks((g_.n + AG_CU_TILE - 1) / AG_CU_TILE, 1)",
-            "ag_cu_blocks((g_.m + AG_CU_TILE - 1) / AG_CU_TILE, 1)",
-            "(uint32_t)(g_.nbatch < 65535 ? (g_.nbatch > 0 ? g_.nbatch : 1) : 65535)")
+    grid = (
+        "ag_cu_blocks((g_.n + AG_CU_TILE - 1) / AG_CU_TILE, 1)",
+        "ag_cu_blocks((g_.m + AG_CU_TILE - 1) / AG_CU_TILE, 1)",
+        "(uint32_t)(g_.nbatch < 65535 ? (g_.nbatch > 0 ? g_.nbatch : 1) : 65535)",
+    )
     lines += [
         "    if (g_.m > 0 && g_.n > 0 && g_.nbatch > 0) {",
         launch_code(kernel, ptrs + ["g_"], grid, ("AG_CU_TILE", "AG_CU_TILE", "1")),
@@ -177,7 +211,10 @@ def gemm_host(node, ins, outs, cx) -> str:
 
 
 LINALG_CUDA_OPS = {
-    op: CudaOpEmitter(shape=LINALG_C_OPS[op].shape, body=gemm_host,
-                      kernels=lambda node, cx: [gemm_kernel(node, cx)])
+    op: CudaOpEmitter(
+        shape=LINALG_C_OPS[op].shape,
+        body=gemm_host,
+        kernels=lambda node, cx: [gemm_kernel(node, cx)],
+    )
     for op in ("matmul", "gemm")
 }

@@ -32,24 +32,28 @@ from aotgraph.emit.cuda_reduce import REDUCE_CUDA_OPS
 
 def _shape_i_body(node, ins, outs, cx):
     axis = int(params(node)["axis"])
-    return "\n".join([
-        "{",
-        f"    int64_t v_ = {ins[0]}.shape[{axis}];",
-        f"    int rc_ = ag_cu_memcpy_htod({outs[0]}.data, &v_, sizeof v_, err);",
-        "    if (rc_) return rc_;",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "{",
+            f"    int64_t v_ = {ins[0]}.shape[{axis}];",
+            f"    int rc_ = ag_cu_memcpy_htod({outs[0]}.data, &v_, sizeof v_, err);",
+            "    if (rc_) return rc_;",
+            "}",
+        ]
+    )
 
 
 def _reshape_body(node, ins, outs, cx):
     x, out = ins[0], outs[0]
-    return "\n".join([
-        f"if (!ag_is_contiguous(&{x}))",
-        '    return ag_fail(err, AG_ERR_RUNTIME, "reshape: the CUDA target cannot reshape a '
-        'non-contiguous tensor yet (make it contiguous first, or use the cpu target)");',
-        f"{out}.data = {x}.data;",
-        f"ag_set_contiguous(&{out});",
-    ])
+    return "\n".join(
+        [
+            f"if (!ag_is_contiguous(&{x}))",
+            '    return ag_fail(err, AG_ERR_RUNTIME, "reshape: the CUDA target cannot reshape a '
+            'non-contiguous tensor yet (make it contiguous first, or use the cpu target)");',
+            f"{out}.data = {x}.data;",
+            f"ag_set_contiguous(&{out});",
+        ]
+    )
 
 
 #: C view emitters that only rewrite shape and strides (checked by reading
@@ -62,17 +66,22 @@ CUDA_OPS: dict = {
     **LINALG_CUDA_OPS,
     **INDEX_CUDA_OPS,
     # a host value copied to the device
-    "shape_i": CudaOpEmitter(shape=C_OPS["shape_i"].shape, body=_shape_i_body,
-                             kernels=lambda node, cx: []),
+    "shape_i": CudaOpEmitter(
+        shape=C_OPS["shape_i"].shape, body=_shape_i_body, kernels=lambda node, cx: []
+    ),
     # aliasing only: a copying reshape needs device workspace (not yet)
-    "reshape": CudaOpEmitter(shape=C_OPS["reshape"].shape, body=_reshape_body, view=True,
-                             kernels=lambda node, cx: []),
+    "reshape": CudaOpEmitter(
+        shape=C_OPS["reshape"].shape, body=_reshape_body, view=True, kernels=lambda node, cx: []
+    ),
 }
 
 #: Ops whose C emitter only rewrites metadata (a view of the input): valid
 #: on device pointers as they are.
-CUDA_VIEW_OPS = {name: e for name, e in C_OPS.items()
-                 if e.view and name not in CUDA_OPS and name in _METADATA_VIEWS}
+CUDA_VIEW_OPS = {
+    name: e
+    for name, e in C_OPS.items()
+    if e.view and name not in CUDA_OPS and name in _METADATA_VIEWS
+}
 
 #: runtime_c headers the kernel source includes (passed to NVRTC by name).
 CUDA_HEADERS = ("ag_cuda.h",)
@@ -110,14 +119,21 @@ def emulation_sources(kernels, parts=1):
     units = []
     for group in groups:
         tramps = "\n".join(emu_trampoline(k).replace("static void", "void", 1) for k in group)
-        units.append("\n\n".join(['#include "ag_cuda_emul.h"', kernel_source(group), tramps]) + "\n")
+        units.append(
+            "\n\n".join(['#include "ag_cuda_emul.h"', kernel_source(group), tramps]) + "\n"
+        )
     decls = "\n".join(f"void {k.name}_emu(void **a);" for k in kernels)
     table = ",\n".join(f'    {{"{k.name}", {k.name}_emu}}' for k in kernels) or '    {"", 0}'
-    head = "\n\n".join([
-        "#define AG_CU_EMU_IMPLEMENT 1",
-        '#include "ag_cuda_emul.h"',
-        decls,
-        f'extern "C" const ag_cu_emu_kernel ag_cu_emu_table[] = {{\n{table}\n}};',
-        f'extern "C" const int ag_cu_emu_count = {len(kernels)};',
-    ]) + "\n"
+    head = (
+        "\n\n".join(
+            [
+                "#define AG_CU_EMU_IMPLEMENT 1",
+                '#include "ag_cuda_emul.h"',
+                decls,
+                f'extern "C" const ag_cu_emu_kernel ag_cu_emu_table[] = {{\n{table}\n}};',
+                f'extern "C" const int ag_cu_emu_count = {len(kernels)};',
+            ]
+        )
+        + "\n"
+    )
     return [head] + units

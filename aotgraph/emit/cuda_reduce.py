@@ -27,9 +27,20 @@ from aotgraph.emit.cuda_common import CudaKernel, CudaOpEmitter, kernel_base, la
 from aotgraph.emit.cuda_elemwise import elementwise_host, elementwise_kernel, operand_kinds
 
 #: what a value of each dtype travels as through __shfl_*_sync
-_SHUFFLE = {"bool": "int", "int8": "int", "int16": "int", "uint8": "int", "uint16": "int",
-            "int32": "int", "uint32": "unsigned", "int64": "long long",
-            "uint64": "unsigned long long", "float32": "float", "float64": "double"}
+_SHUFFLE = {
+    "bool": "int",
+    "int8": "int",
+    "int16": "int",
+    "uint8": "int",
+    "uint16": "int",
+    "int32": "int",
+    "uint32": "unsigned",
+    "int64": "long long",
+    "uint64": "unsigned long long",
+    "float32": "float",
+    "float64": "double",
+}
+
 
 def _limit(dtype, high):
     if dtype in FLOATS:
@@ -43,11 +54,19 @@ def _limit(dtype, high):
 def reduce_rule(op, val_dt, out_dt):
     """(accumulator dtype, identity literal, combine format with {0} {1})."""
     if op in ("all", "any"):
-        return "bool", ("1" if op == "all" else "0"), ("({0} & {1})" if op == "all" else "({0} | {1})")
+        return (
+            "bool",
+            ("1" if op == "all" else "0"),
+            ("({0} & {1})" if op == "all" else "({0} | {1})"),
+        )
     if op in ("sum", "prod"):
         acc = out_dt
         ident = c_literal(0 if op == "sum" else 1, acc)
-        return acc, ident, scalar_expr("add" if op == "sum" else "mul", [("{0}", acc), ("{1}", acc)], acc)
+        return (
+            acc,
+            ident,
+            scalar_expr("add" if op == "sum" else "mul", [("{0}", acc), ("{1}", acc)], acc),
+        )
     ident = _limit(val_dt, high=(op == "min"))
     name = "maximum" if op == "max" else "minimum"
     return val_dt, ident, scalar_expr(name, [("{0}", val_dt), ("{1}", val_dt)], val_dt)
@@ -91,8 +110,9 @@ def _reduce_loads(kinds):
             loads.append(f"in{k}[0]")
         else:
             s = slots[k]
-            loads.append(f"in{k}[kb{s}_ + ag_cu_offset_n(rx.red_shape, rx.red_strides[{s}], "
-                         "rx.red_ndim, j)]")
+            loads.append(
+                f"in{k}[kb{s}_ + ag_cu_offset_n(rx.red_shape, rx.red_strides[{s}], rx.red_ndim, j)]"
+            )
     return loads, slots
 
 
@@ -127,8 +147,11 @@ def reduce_kernels(node, cx, red_op):
         "    const int64_t hi = lo + chunk < rx.n_red ? lo + chunk : rx.n_red;",
         "    for (int64_t o = blockIdx.x; o < rx.n_keep; o += gridDim.x) {",
         "        const int64_t kb0_ = ag_cu_offset_n(rx.keep_shape, rx.keep_strides[0], rx.keep_ndim, o);",
-        *[f"        const int64_t kb{s}_ = ag_cu_offset_n(rx.keep_shape, rx.keep_strides[{s}], "
-          "rx.keep_ndim, o);" for s in slots.values()],
+        *[
+            f"        const int64_t kb{s}_ = ag_cu_offset_n(rx.keep_shape, rx.keep_strides[{s}], "
+            "rx.keep_ndim, o);"
+            for s in slots.values()
+        ],
         f"        {a} acc_ = {ident};",
         "        for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x) {",
         *[f"            {s}" for s in stmts],
@@ -160,8 +183,9 @@ def reduce_kernels(node, cx, red_op):
         "    }",
         "}",
     ]
-    finish = CudaKernel(f"{name}_finish", (f"{o} *", f"const {a} *", "int64_t", "int64_t"),
-                        "\n".join(fin))
+    finish = CudaKernel(
+        f"{name}_finish", (f"{o} *", f"const {a} *", "int64_t", "int64_t"), "\n".join(fin)
+    )
     return main, finish
 
 
@@ -202,10 +226,14 @@ def reduce_host(node, ins, outs, cx, red_op, axes) -> str:
     out_dt = cx.var(node["outputs"][0])["dtype"]
     acc = main.params[1].rstrip(" *")
     lines = ["{", *_reduce_index_code(node, ins, outs, cx, axes)]
-    lines += [f"    {CTYPE[out_dt]} *o_ = ({CTYPE[out_dt]} *){outs[0]}.data;",
-              f"    {acc} *part_ = NULL;"]
-    lines += [f"    const {CTYPE[d]} *i{k}_ = (const {CTYPE[d]} *){b}.data;"
-              for k, (b, d) in enumerate(zip(ins, in_dt))]
+    lines += [
+        f"    {CTYPE[out_dt]} *o_ = ({CTYPE[out_dt]} *){outs[0]}.data;",
+        f"    {acc} *part_ = NULL;",
+    ]
+    lines += [
+        f"    const {CTYPE[d]} *i{k}_ = (const {CTYPE[d]} *){b}.data;"
+        for k, (b, d) in enumerate(zip(ins, in_dt))
+    ]
     lines += [
         "    int64_t nsplit_ = 1;",
         "    if (rx_.n_keep < 64 && rx_.n_red >= AG_CU_SPLIT_MIN) {",
@@ -219,12 +247,20 @@ def reduce_host(node, ins, outs, cx, red_op, axes) -> str:
     ]
     args = ["o_", "part_"] + [f"i{k}_" for k in range(len(ins))] + ["rx_"]
     fail = "{ ag_cu_free(part_); return rc_; }"
-    lines.append(launch_code(main, args, ("gx_", "gy_", "1"), ("AG_CU_THREADS", "1", "1"))
-                 .replace("return rc_;", fail))
+    lines.append(
+        launch_code(main, args, ("gx_", "gy_", "1"), ("AG_CU_THREADS", "1", "1")).replace(
+            "return rc_;", fail
+        )
+    )
     lines += ["    }", "    if (nsplit_ > 1 && rx_.n_keep > 0) {"]
-    lines.append(launch_code(finish, ["o_", "part_", "rx_.n_keep", "nsplit_"],
-                             ("ag_cu_blocks(rx_.n_keep, AG_CU_THREADS)", "1", "1"),
-                             ("AG_CU_THREADS", "1", "1")).replace("return rc_;", fail))
+    lines.append(
+        launch_code(
+            finish,
+            ["o_", "part_", "rx_.n_keep", "nsplit_"],
+            ("ag_cu_blocks(rx_.n_keep, AG_CU_THREADS)", "1", "1"),
+            ("AG_CU_THREADS", "1", "1"),
+        ).replace("return rc_;", fail)
+    )
     lines += ["    }", "    ag_cu_free(part_);", "}"]
     return "\n".join(lines)
 
@@ -293,13 +329,21 @@ def _arg_axes(node, cx):
 def arg_host(node, ins, outs, cx) -> str:
     kernel = arg_kernel(node, cx)
     t = CTYPE[cx.var(node["inputs"][0])["dtype"]]
-    lines = ["{", *_reduce_index_code(node, ins, outs, cx, _arg_axes(node, cx)),
-             f"    int64_t *o_ = (int64_t *){outs[0]}.data;",
-             f"    const {t} *i0_ = (const {t} *){ins[0]}.data;",
-             "    if (rx_.n_keep > 0) {",
-             launch_code(kernel, ["o_", "i0_", "rx_"], ("ag_cu_blocks(rx_.n_keep, 1)", "1", "1"),
-                         ("AG_CU_THREADS", "1", "1")),
-             "    }", "}"]
+    lines = [
+        "{",
+        *_reduce_index_code(node, ins, outs, cx, _arg_axes(node, cx)),
+        f"    int64_t *o_ = (int64_t *){outs[0]}.data;",
+        f"    const {t} *i0_ = (const {t} *){ins[0]}.data;",
+        "    if (rx_.n_keep > 0) {",
+        launch_code(
+            kernel,
+            ["o_", "i0_", "rx_"],
+            ("ag_cu_blocks(rx_.n_keep, 1)", "1", "1"),
+            ("AG_CU_THREADS", "1", "1"),
+        ),
+        "    }",
+        "}",
+    ]
     return "\n".join(lines)
 
 
@@ -392,8 +436,12 @@ def softmax_host(node, ins, outs, cx) -> str:
         f"    {t} *o_ = ({t} *){out}.data;",
         f"    const {t} *i_ = (const {t} *){x}.data;",
         "    if (rx_.n_keep > 0 && rx_.n_red > 0) {",
-        launch_code(kernel, ["o_", "i_", "rx_"], ("ag_cu_blocks(rx_.n_keep, 1)", "1", "1"),
-                    ("AG_CU_THREADS", "1", "1")),
+        launch_code(
+            kernel,
+            ["o_", "i_", "rx_"],
+            ("ag_cu_blocks(rx_.n_keep, 1)", "1", "1"),
+            ("AG_CU_THREADS", "1", "1"),
+        ),
         "    }",
         "}",
     ]
@@ -402,13 +450,26 @@ def softmax_host(node, ins, outs, cx) -> str:
 
 REDUCE_CUDA_OPS = {
     **{op: _value_emitter(op) for op in ("sum", "prod", "max", "min", "all", "any")},
-    **{op: CudaOpEmitter(shape=REDUCE_C_OPS[op].shape, body=arg_host,
-                         kernels=lambda node, cx: [arg_kernel(node, cx)])
-       for op in ("argmax", "argmin")},
+    **{
+        op: CudaOpEmitter(
+            shape=REDUCE_C_OPS[op].shape,
+            body=arg_host,
+            kernels=lambda node, cx: [arg_kernel(node, cx)],
+        )
+        for op in ("argmax", "argmin")
+    },
     "fused_elementwise": CudaOpEmitter(
-        shape=FUSED_C_OPS["fused_elementwise"].shape, body=_fused_host, kernels=_fused_kernels,
-        inplace_ok=FUSED_C_OPS["fused_elementwise"].inplace_ok),
-    **{op: CudaOpEmitter(shape=NNET_C_OPS[op].shape, body=softmax_host,
-                         kernels=lambda node, cx: [softmax_kernel(node, cx)])
-       for op in ("softmax", "log_softmax")},
+        shape=FUSED_C_OPS["fused_elementwise"].shape,
+        body=_fused_host,
+        kernels=_fused_kernels,
+        inplace_ok=FUSED_C_OPS["fused_elementwise"].inplace_ok,
+    ),
+    **{
+        op: CudaOpEmitter(
+            shape=NNET_C_OPS[op].shape,
+            body=softmax_host,
+            kernels=lambda node, cx: [softmax_kernel(node, cx)],
+        )
+        for op in ("softmax", "log_softmax")
+    },
 }

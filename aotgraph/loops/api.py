@@ -12,9 +12,9 @@ import numpy as np
 
 from aotgraph.errors import AotgraphTypeError, ShapeError
 from aotgraph.graph import Constant, SharedVariable, Variable, clone_replace, trace_str
+from aotgraph.loops.inner import build_body
 from aotgraph.ops.base import apply_op
 from aotgraph.ops.scan import make_scan_op
-from aotgraph.loops.inner import build_body
 from aotgraph.tensor.basic import as_tensor
 from aotgraph.types import TensorType, is_discrete
 
@@ -67,7 +67,9 @@ def _taps(value, where, negative):
     try:
         taps = [int(t) for t in value]
     except (TypeError, ValueError):
-        raise AotgraphTypeError(f"scan: {where} taps must be a list of ints, got {value!r}") from None
+        raise AotgraphTypeError(
+            f"scan: {where} taps must be a list of ints, got {value!r}"
+        ) from None
     if not taps or len(set(taps)) != len(taps):
         raise AotgraphTypeError(f"scan: {where} taps must be distinct ints, got {value!r}")
     if negative and max(taps) >= 0:
@@ -165,7 +167,9 @@ def _split_return(ret, where):
     result = []
     for i, o in enumerate(outs):
         if isinstance(o, (ScanUntil, dict)):
-            raise AotgraphTypeError(f"scan: fn (defined at {where}) returned a nested {type(o).__name__}")
+            raise AotgraphTypeError(
+                f"scan: fn (defined at {where}) returned a nested {type(o).__name__}"
+            )
         try:
             result.append(as_tensor(o))
         except AotgraphTypeError:
@@ -219,11 +223,14 @@ def _check_outputs(outs, infos, where):
 def _call_fn(fn, seqs, infos, nonseqs, where):
     seq_args = [
         Variable(TensorType(x.dtype, x.type.shape[1:]), name=f"{x.name or 'seq'}[t{k:+d}]")
-        for x, taps in seqs for k in taps
+        for x, taps in seqs
+        for k in taps
     ]
     state_args = [
         Variable(_state_type(init, taps), name=f"state[t{k:+d}]")
-        for init, taps, _ in infos if init is not None for k in taps
+        for init, taps, _ in infos
+        if init is not None
+        for k in taps
     ]
     ret = fn(*seq_args, *state_args, *nonseqs)
     outs, updates, cond = _split_return(ret, where)
@@ -298,9 +305,21 @@ def _n_steps(seqs, n_steps, where):
 # --- scan ---------------------------------------------------------------------
 
 
-def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
-         go_backwards=False, truncate_gradient=-1, name=None, return_list=False, strict=False,
-         mode=None, profile=False, allow_gc=None):
+def scan(
+    fn,
+    sequences=None,
+    outputs_info=None,
+    non_sequences=None,
+    n_steps=None,
+    go_backwards=False,
+    truncate_gradient=-1,
+    name=None,
+    return_list=False,
+    strict=False,
+    mode=None,
+    profile=False,
+    allow_gc=None,
+):
     """Loop ``fn`` over time, as Theano's ``scan``; returns ``(outputs, updates)``.
 
     ``fn`` receives, in order, one argument per tap of each sequence, one
@@ -326,16 +345,40 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
            [ 1.,  4.,  9.],
            [ 1.,  8., 27.]])
     """
-    return _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
-                 truncate_gradient, return_list, store="all", strict=strict)
+    return _scan(
+        fn,
+        sequences,
+        outputs_info,
+        non_sequences,
+        n_steps,
+        go_backwards,
+        truncate_gradient,
+        return_list,
+        store="all",
+        strict=strict,
+    )
 
 
-def _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
-          truncate_gradient, return_list, store, strict=False):
+def _scan(
+    fn,
+    sequences,
+    outputs_info,
+    non_sequences,
+    n_steps,
+    go_backwards,
+    truncate_gradient,
+    return_list,
+    store,
+    strict=False,
+):
     where = fn_location(fn)
     if not callable(fn):
         raise AotgraphTypeError(f"scan: fn must be callable, got {fn!r}")
-    if not isinstance(truncate_gradient, (int, np.integer)) or truncate_gradient == 0 or truncate_gradient < -1:
+    if (
+        not isinstance(truncate_gradient, (int, np.integer))
+        or truncate_gradient == 0
+        or truncate_gradient < -1
+    ):
         raise AotgraphTypeError(
             f"scan: truncate_gradient must be -1 (no truncation) or a positive int, got {truncate_gradient!r}"
         )
@@ -357,8 +400,19 @@ def _scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards,
             )
     pairs = [(s, _check_update(s, v, where)) for s, v in updates.items()]
     n = _n_steps(seqs, n_steps, where)
-    node = _build_node(seqs, infos, seq_args, state_args, outs, pairs, cond, n,
-                       bool(go_backwards), int(truncate_gradient), store)
+    node = _build_node(
+        seqs,
+        infos,
+        seq_args,
+        state_args,
+        outs,
+        pairs,
+        cond,
+        n,
+        bool(go_backwards),
+        int(truncate_gradient),
+        store,
+    )
     if strict:
         _check_strict(node, nonseqs + [s for s, _ in pairs], where)
     return _results(node, infos, pairs, return_list)
@@ -370,7 +424,7 @@ def _check_strict(node, passed, where):
 
     allowed = {v.uid for v in passed}
     n = Layout(node.op).n_nonseq
-    hoisted = list(node.inputs[len(node.inputs) - n:]) if n else []
+    hoisted = list(node.inputs[len(node.inputs) - n :]) if n else []
     for v in graph_inputs(hoisted, stop=passed):
         if v.uid not in allowed and not isinstance(v, Constant):
             raise AotgraphTypeError(
@@ -379,7 +433,9 @@ def _check_strict(node, passed, where):
             )
 
 
-def _build_node(seqs, infos, seq_args, state_args, outs, pairs, cond, n, backwards, truncate, store):
+def _build_node(
+    seqs, infos, seq_args, state_args, outs, pairs, cond, n, backwards, truncate, store
+):
     rec = [i for i, (init, _, _) in enumerate(infos) if init is not None]
     nit = [i for i, (init, _, _) in enumerate(infos) if init is None]
     upd_args = [Variable(s.type, name=s.name) for s, _ in pairs]
@@ -422,8 +478,15 @@ def _results(node, infos, pairs, return_list):
 # --- helpers ----------------------------------------------------------------
 
 
-def map(fn, sequences, non_sequences=None, truncate_gradient=-1, go_backwards=False,  # noqa: A001
-        mode=None, name=None):
+def map(
+    fn,
+    sequences,
+    non_sequences=None,
+    truncate_gradient=-1,
+    go_backwards=False,  # noqa: A001
+    mode=None,
+    name=None,
+):
     """``fn`` applied to each step of ``sequences`` (Theano's ``map``).
 
     >>> import aotgraph as ag, aotgraph.tensor as at
@@ -432,12 +495,25 @@ def map(fn, sequences, non_sequences=None, truncate_gradient=-1, go_backwards=Fa
     >>> squares.eval({x: [1.0, 2.0, 3.0]})
     array([1., 4., 9.])
     """
-    return scan(fn, sequences, None, non_sequences, go_backwards=go_backwards,
-                truncate_gradient=truncate_gradient)
+    return scan(
+        fn,
+        sequences,
+        None,
+        non_sequences,
+        go_backwards=go_backwards,
+        truncate_gradient=truncate_gradient,
+    )
 
 
-def reduce(fn, sequences, outputs_info, non_sequences=None, go_backwards=False,  # noqa: A001
-           mode=None, name=None):
+def reduce(
+    fn,
+    sequences,
+    outputs_info,
+    non_sequences=None,
+    go_backwards=False,  # noqa: A001
+    mode=None,
+    name=None,
+):
     """The last step of a scan (Theano's ``reduce``); only the final values
     are kept, no history.
 
@@ -447,8 +523,9 @@ def reduce(fn, sequences, outputs_info, non_sequences=None, go_backwards=False, 
     >>> float(total.eval({x: [1.0, 2.0, 3.0]}))
     6.0
     """
-    return _scan(fn, sequences, outputs_info, non_sequences, None, go_backwards, -1,
-                 False, store="last")
+    return _scan(
+        fn, sequences, outputs_info, non_sequences, None, go_backwards, -1, False, store="last"
+    )
 
 
 def foldl(fn, sequences, outputs_info, non_sequences=None, mode=None, name=None):

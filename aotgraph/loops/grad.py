@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from aotgraph.graph import Constant, Variable, clone_replace
+from aotgraph.loops.inner import build_body
 from aotgraph.ops.base import apply_op
 from aotgraph.ops.scan import Layout, SeqSpec, decode_inner, make_scan_op
-from aotgraph.loops.inner import build_body
 from aotgraph.types import is_discrete
 
 
@@ -68,7 +68,9 @@ class _Reverse:
     def mitmot(self, read, write, direction, flip, prefix, base, pre, main, like):
         phs = _clones(like)
         outer = [base] + ([pre] if prefix else []) + [main]
-        self.mitmots.append([(tuple(read), tuple(write), direction, flip, prefix), outer, phs, None])
+        self.mitmots.append(
+            [(tuple(read), tuple(write), direction, flip, prefix), outer, phs, None]
+        )
         return phs, len(self.mitmots) - 1
 
 
@@ -112,9 +114,13 @@ class _Context:
     def __init__(self, node, fwd, lay, rev, last):
         self.node, self.fwd, self.lay, self.rev, self.last = node, fwd, lay, rev, last
         self.body = decode_inner(node.op["inner"])
-        _, self.seq_in, self.init_in, self.mm_in, self.nonseq_in = lay.split_outer_inputs(node.inputs)
+        _, self.seq_in, self.init_in, self.mm_in, self.nonseq_in = lay.split_outer_inputs(
+            node.inputs
+        )
         self.hist_out, _, self.mm_out, _ = lay.split_outer_outputs(fwd.outputs)
-        self.in_seq, self.in_state, self.in_mm, self.in_ns = lay.split_inner_inputs(self.body.inputs)
+        self.in_seq, self.in_state, self.in_mm, self.in_ns = lay.split_inner_inputs(
+            self.body.inputs
+        )
         self.mapping = {}  # forward body input -> reverse-loop placeholder
         self.state_adjoints = {}  # forward state index -> reverse mitmot index
         self.buffer_adjoints = {}  # forward mitmot index -> reverse mitmot index
@@ -125,19 +131,37 @@ class _Context:
         """Reverse-loop reads of everything the forward step read."""
         rev, lay, last = self.rev, self.lay, self.last
         for (base, pre, main), spec, phs in zip(self.seq_in, lay.seqs, self.in_seq):
-            new = rev.seq(spec.taps, -spec.dir, spec.flip, spec.prefix,
-                          _shift(base, spec.dir, last), pre, main, phs)
+            new = rev.seq(
+                spec.taps,
+                -spec.dir,
+                spec.flip,
+                spec.prefix,
+                _shift(base, spec.dir, last),
+                pre,
+                main,
+                phs,
+            )
             self.mapping.update(zip(phs, new))
         for init, hist, spec, phs in zip(self.init_in, self.hist_out, lay.states, self.in_state):
             prefix = -1 if spec.single else spec.depth
             new = rev.seq(spec.taps, -1, False, prefix, last, init, hist, phs)
             self.mapping.update(zip(phs, new))
-        for (base, _, _), (pre, main), spec, phs in zip(self.mm_in, self.mm_out, lay.mitmots, self.in_mm):
+        for (base, _, _), (pre, main), spec, phs in zip(
+            self.mm_in, self.mm_out, lay.mitmots, self.in_mm
+        ):
             if not spec.read:
                 continue
             extra = spec.entity.off - SeqSpec(spec.read, 1, False, 0).off
-            new = rev.seq(spec.read, -spec.dir, spec.flip, spec.prefix,
-                          _shift(base, spec.dir, last, extra), pre, main, phs)
+            new = rev.seq(
+                spec.read,
+                -spec.dir,
+                spec.flip,
+                spec.prefix,
+                _shift(base, spec.dir, last, extra),
+                pre,
+                main,
+                phs,
+            )
             self.mapping.update(zip(phs, new))
         self.ns_placeholders = _clones(self.in_ns)
         self.mapping.update(zip(self.in_ns, self.ns_placeholders))
@@ -156,8 +180,17 @@ class _Context:
             if idx < len(o_states) and not is_discrete(out.dtype):
                 spec = lay.states[idx]
                 prefix = -1 if spec.single else spec.depth
-                (ph,), q = rev.mitmot((0,), spec.taps, -1, False, prefix, last,
-                                      self.init_in[idx], self.hist_out[idx], self.in_state[idx][:1])
+                (ph,), q = rev.mitmot(
+                    (0,),
+                    spec.taps,
+                    -1,
+                    False,
+                    prefix,
+                    last,
+                    self.init_in[idx],
+                    self.hist_out[idx],
+                    self.in_state[idx][:1],
+                )
                 self.state_adjoints[idx] = q
                 adj = ph
             if g is not None:
@@ -178,7 +211,8 @@ class _Context:
     def _buffer_seeds(self, o_writes, g_mm):
         seeds, rev, last = [], self.rev, self.last
         for q, ((base, _, _), (pre, main), spec, writes, g) in enumerate(
-                zip(self.mm_in, self.mm_out, self.lay.mitmots, o_writes, g_mm)):
+            zip(self.mm_in, self.mm_out, self.lay.mitmots, o_writes, g_mm)
+        ):
             if is_discrete(main.dtype):
                 continue
             adj = [None] * len(writes)
@@ -186,13 +220,29 @@ class _Context:
                 g_pre = None if pre is None else (g[0] if g[0] is not None else _zeros_like(pre))
                 g_main = g[1] if g[1] is not None else _zeros_like(main)
                 extra = spec.entity.off - SeqSpec(spec.write, 1, False, 0).off
-                phs = rev.seq(spec.write, -spec.dir, spec.flip, spec.prefix,
-                              _shift(base, spec.dir, last, extra), g_pre, g_main, writes)
+                phs = rev.seq(
+                    spec.write,
+                    -spec.dir,
+                    spec.flip,
+                    spec.prefix,
+                    _shift(base, spec.dir, last, extra),
+                    g_pre,
+                    g_main,
+                    writes,
+                )
                 adj = [_add(a, b) for a, b in zip(adj, phs)]
             if spec.read:
-                phs, idx = rev.mitmot(spec.write, spec.read, -spec.dir, spec.flip, spec.prefix,
-                                      _shift(base, spec.dir, last), self.mm_in[q][1],
-                                      self.mm_in[q][2], writes)
+                phs, idx = rev.mitmot(
+                    spec.write,
+                    spec.read,
+                    -spec.dir,
+                    spec.flip,
+                    spec.prefix,
+                    _shift(base, spec.dir, last),
+                    self.mm_in[q][1],
+                    self.mm_in[q][2],
+                    writes,
+                )
                 self.buffer_adjoints[q] = idx
                 adj = [_add(a, b) for a, b in zip(adj, phs)]
             seeds += [(w, a) for w, a in zip(writes, adj) if a is not None]
@@ -218,8 +268,17 @@ class _Context:
         for i, ((base, pre, main), spec, phs) in enumerate(zip(self.seq_in, lay.seqs, self.in_seq)):
             if is_discrete(main.dtype):
                 continue
-            _, q = rev.mitmot((), spec.taps, -spec.dir, spec.flip, spec.prefix,
-                              _shift(base, spec.dir, self.last), pre, main, [])
+            _, q = rev.mitmot(
+                (),
+                spec.taps,
+                -spec.dir,
+                spec.flip,
+                spec.prefix,
+                _shift(base, spec.dir, self.last),
+                pre,
+                main,
+                [],
+            )
             rev.mitmots[q][3] = [grad_of(ph) for ph in phs]
             self.seq_adjoints[i] = q
         for k, (outer, ph) in enumerate(zip(self.nonseq_in, self.in_ns)):

@@ -51,7 +51,9 @@ def build_body(placeholders, outputs):
     ``placeholders`` followed by one new input per outer non-sequence."""
     outer = loop_invariants(placeholders, outputs)
     inner_args = [Variable(v.type, name=v.name) for v in outer]
-    body_out = clone_replace(list(outputs), dict(zip(outer, inner_args))) if outer else list(outputs)
+    body_out = (
+        clone_replace(list(outputs), dict(zip(outer, inner_args))) if outer else list(outputs)
+    )
     return encode_inner(list(placeholders) + inner_args, body_out), outer
 
 
@@ -79,7 +81,9 @@ def replace_inner_graph(op, fgraph) -> Op:
         raise ValueError(
             "replace_inner_graph: the new body must have the same number of inputs and outputs"
         )
-    for a, b in zip(list(fgraph.inputs) + list(fgraph.outputs), list(old.inputs) + list(old.outputs)):
+    for a, b in zip(
+        list(fgraph.inputs) + list(fgraph.outputs), list(old.inputs) + list(old.outputs)
+    ):
         if a.type.dtype != b.type.dtype or a.type.ndim != b.type.ndim:
             raise ValueError(
                 f"replace_inner_graph: body variable {a!r} has type {a.type.short()}, "
@@ -88,4 +92,3 @@ def replace_inner_graph(op, fgraph) -> Op:
     params = dict(op.params)
     params["inner"] = encode_inner(list(fgraph.inputs), list(fgraph.outputs))
     return Op("scan", **params)
-

@@ -52,10 +52,12 @@ def keep_last_values(roots, record=None, pass_name="scan_save_memory"):
             lay = Layout(node.op)
             params = dict(node.op.params)
             n_states = len(lay.states)
-            params["states"] = tuple((s.taps, "last" if k in found else s.store)
-                                     for k, s in enumerate(lay.states))
-            params["nits"] = tuple("last" if n_states + m in found else store
-                                   for m, store in enumerate(lay.nits))
+            params["states"] = tuple(
+                (s.taps, "last" if k in found else s.store) for k, s in enumerate(lay.states)
+            )
+            params["nits"] = tuple(
+                "last" if n_states + m in found else store for m, store in enumerate(lay.nits)
+            )
             new = apply_op("scan", inputs, **params)
             if record is not None:
                 record.note_fired(pass_name, "keep_last_values", f"outputs {sorted(found)}")
@@ -67,4 +69,3 @@ def keep_last_values(roots, record=None, pass_name="scan_save_memory"):
             continue
         mapping.update((old.uid, v) for old, v in zip(node.outputs, new.outputs))
     return [mapping.get(v.uid, v) for v in roots]
-

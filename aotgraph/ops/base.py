@@ -166,9 +166,7 @@ def apply_op(name, inputs, **params) -> Apply:
     defn = op.defn
     inputs = list(inputs)
     if defn.n_inputs is not None and len(inputs) != defn.n_inputs:
-        raise AotgraphTypeError(
-            f"{name}: expected {defn.n_inputs} inputs, got {len(inputs)}"
-        )
+        raise AotgraphTypeError(f"{name}: expected {defn.n_inputs} inputs, got {len(inputs)}")
     for i, v in enumerate(inputs):
         if not isinstance(v, Variable):
             raise AotgraphTypeError(

@@ -25,8 +25,7 @@ def numpy_result_dtype(func, dtypes) -> str:
             out = func(*[np.zeros(0, d) for d in dtypes])
     except TypeError as exc:
         raise AotgraphTypeError(
-            f"{getattr(func, '__name__', func)}: not defined for dtypes "
-            f"{', '.join(dtypes)} ({exc})"
+            f"{getattr(func, '__name__', func)}: not defined for dtypes {', '.join(dtypes)} ({exc})"
         ) from None
     name = out.dtype.name
     return "float32" if name == "float16" else name
@@ -155,9 +154,7 @@ def _make_infer(name):
 def _make_impl(name, func):
     def impl(op, *args):
         out_dtype = elementwise_dtype(name, [a.dtype.name for a in args])
-        if out_dtype in ("float32", "float64") and any(
-            a.dtype.kind in "biu" for a in args
-        ):
+        if out_dtype in ("float32", "float64") and any(a.dtype.kind in "biu" for a in args):
             # numpy would compute a float16 result for small integers;
             # compute in the output dtype instead, as the C code does.
             args = [a.astype(out_dtype) if a.dtype.kind in "biu" else a for a in args]
@@ -240,9 +237,23 @@ PARTIALS = {
 NONDIFF = {
     name: "boolean or integer result"
     for name in (
-        "isnan", "isinf", "isfinite", "eq", "neq", "lt", "le", "gt", "ge", "logical_not",
-        "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-        "bitwise_xor", "invert",
+        "isnan",
+        "isinf",
+        "isfinite",
+        "eq",
+        "neq",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "logical_not",
+        "logical_and",
+        "logical_or",
+        "logical_xor",
+        "bitwise_and",
+        "bitwise_or",
+        "bitwise_xor",
+        "invert",
     )
 }
 
@@ -344,7 +355,8 @@ register_op(
     impl=_cast_impl,
     # integer and boolean values carry no gradient, in either direction
     vjp=lambda node, gs: [
-        None if gs[0] is None or is_discrete(node.inputs[0].dtype)
+        None
+        if gs[0] is None or is_discrete(node.inputs[0].dtype)
         else cast(gs[0], node.inputs[0].dtype)
     ],
     jvp=lambda node, ts: [

@@ -78,7 +78,9 @@ def _make_infer(name):
                 f"{name}: cannot reduce over a zero-length axis of shape "
                 f"{shape_str(t.shape)} ({name} has no identity)"
             )
-        return [TensorType(reduction_dtype(name, t.dtype), reduced_shape(t.shape, axes, op["keepdims"]))]
+        return [
+            TensorType(reduction_dtype(name, t.dtype), reduced_shape(t.shape, axes, op["keepdims"]))
+        ]
 
     return infer
 
@@ -120,7 +122,8 @@ def _extremum_weights(node):
 
 def _prod_partials(node):
     """d prod / d x_i, the product of the other elements (no division by 0)."""
-    from aotgraph.ops.elemwise import cast, elementwise as e
+    from aotgraph.ops.elemwise import cast
+    from aotgraph.ops.elemwise import elementwise as e
 
     x, axes = node.inputs[0], node.op["axis"]
     zero = e("eq", x, 0)

@@ -208,17 +208,17 @@ class Layout:
         seqs, mitmots = [], []
         for spec in self.seqs:
             k = 3 if spec.prefix else 2
-            grp = items[pos: pos + k]
+            grp = items[pos : pos + k]
             seqs.append((grp[0], grp[1] if spec.prefix else None, grp[-1]))
             pos += k
-        states = items[pos: pos + len(self.states)]
+        states = items[pos : pos + len(self.states)]
         pos += len(self.states)
         for spec in self.mitmots:
             k = 3 if spec.prefix else 2
-            grp = items[pos: pos + k]
+            grp = items[pos : pos + k]
             mitmots.append((grp[0], grp[1] if spec.prefix else None, grp[-1]))
             pos += k
-        nonseqs = items[pos: pos + self.n_nonseq]
+        nonseqs = items[pos : pos + self.n_nonseq]
         if pos + self.n_nonseq != len(items):
             raise AotgraphTypeError(
                 f"scan: expected {pos + self.n_nonseq} outer inputs, got {len(items)}"
@@ -229,7 +229,7 @@ class Layout:
         """``(states, nits, mitmots, n_exec)``; each mitmot ``(prefix_or_None, main)``."""
         items = list(items)
         ns, nn = len(self.states), len(self.nits)
-        states, nits = items[:ns], items[ns: ns + nn]
+        states, nits = items[:ns], items[ns : ns + nn]
         pos, mitmots = ns + nn, []
         for spec in self.mitmots:
             if spec.prefix:
@@ -245,11 +245,14 @@ class Layout:
         (nonseqs a flat list)."""
         items, pos = list(items), 0
         out = []
-        for group in ([s.taps for s in self.seqs], [s.taps for s in self.states],
-                      [m.read for m in self.mitmots]):
+        for group in (
+            [s.taps for s in self.seqs],
+            [s.taps for s in self.states],
+            [m.read for m in self.mitmots],
+        ):
             lists = []
             for taps in group:
-                lists.append(items[pos: pos + len(taps)])
+                lists.append(items[pos : pos + len(taps)])
                 pos += len(taps)
             out.append(lists)
         out.append(items[pos:])
@@ -261,10 +264,10 @@ class Layout:
         ns, nn = len(self.states), len(self.nits)
         pos, writes = ns + nn, []
         for m in self.mitmots:
-            writes.append(items[pos: pos + len(m.write)])
+            writes.append(items[pos : pos + len(m.write)])
             pos += len(m.write)
         cond = items[pos] if self.until else None
-        return items[:ns], items[ns: ns + nn], writes, cond
+        return items[:ns], items[ns : ns + nn], writes, cond
 
 
 def layout(op) -> Layout:
@@ -290,7 +293,15 @@ def make_scan_op(*, seqs, states, nits, mitmots, n_nonseq, until, truncate_gradi
 
 
 def _int_scalar(t, what):
-    if t.ndim != 0 or t.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
+    if t.ndim != 0 or t.dtype not in (
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+    ):
         raise AotgraphTypeError(f"scan: {what} must be an integer scalar, got {t.short()}")
 
 
@@ -302,8 +313,10 @@ def _row_of(t, what):
 
 def _check_fits(have, want, what):
     """``have`` (an outer-derived type) must be usable where ``want`` is expected."""
-    if have.dtype != want.dtype or have.ndim != want.ndim or any(
-        a is not None and b is not None and a != b for a, b in zip(have.shape, want.shape)
+    if (
+        have.dtype != want.dtype
+        or have.ndim != want.ndim
+        or any(a is not None and b is not None and a != b for a, b in zip(have.shape, want.shape))
     ):
         raise AotgraphTypeError(f"scan: {what} has type {have.short()}, expected {want.short()}")
 
@@ -313,7 +326,9 @@ def _entity_row(pre, main, prefix, what):
     if prefix == -1:
         _check_fits(pre, row, f"the initial value of {what}")
     elif prefix > 0:
-        _check_fits(_row_of(pre, f"the initial rows of {what}"), row, f"a row of the initial rows of {what}")
+        _check_fits(
+            _row_of(pre, f"the initial rows of {what}"), row, f"a row of the initial rows of {what}"
+        )
         if pre.shape[0] is not None and pre.shape[0] < prefix:
             raise ShapeError(
                 f"scan: {what} needs {prefix} initial rows, its initial value has {pre.shape[0]}"
@@ -325,7 +340,9 @@ def _check_arity(lay, body):
     """The body has the inputs and outputs the params describe."""
     n_in = sum(len(s.taps) for s in lay.seqs) + sum(len(s.taps) for s in lay.states)
     n_in += sum(len(m.read) for m in lay.mitmots) + lay.n_nonseq
-    n_out = len(lay.states) + len(lay.nits) + sum(len(m.write) for m in lay.mitmots) + int(lay.until)
+    n_out = (
+        len(lay.states) + len(lay.nits) + sum(len(m.write) for m in lay.mitmots) + int(lay.until)
+    )
     if (len(body.inputs), len(body.outputs)) != (n_in, n_out):
         raise AotgraphTypeError(
             f"scan: the body has {len(body.inputs)} inputs and {len(body.outputs)} outputs; "
@@ -350,14 +367,21 @@ def _scan_infer(op, types):
             _check_fits(row, t, f"a step of sequence {i}")
     result = []
     for j, (init, spec, inner, out) in enumerate(zip(states, lay.states, in_state, out_state)):
-        row = init if spec.single else _entity_row(init, TensorType(init.dtype, (None,) + init.shape[1:]),
-                                                   spec.depth, f"state {j}")
+        row = (
+            init
+            if spec.single
+            else _entity_row(
+                init, TensorType(init.dtype, (None,) + init.shape[1:]), spec.depth, f"state {j}"
+            )
+        )
         for t in inner:
             _check_fits(row, t, f"the initial value of state {j}")
         _check_fits(out, inner[0], f"the new value of state {j}")
         result.append(_stored(inner[0], spec.store))
     result += [_stored(t, store) for t, store in zip(out_nit, lay.nits)]
-    for q, ((base, pre, main), spec, reads, writes) in enumerate(zip(mitmots, lay.mitmots, in_mm, out_mm)):
+    for q, ((base, pre, main), spec, reads, writes) in enumerate(
+        zip(mitmots, lay.mitmots, in_mm, out_mm)
+    ):
         _int_scalar(base, f"the base index of buffer {q}")
         row = _entity_row(pre, main, spec.prefix, f"buffer {q}")
         for t in list(reads) + list(writes):
@@ -422,13 +446,17 @@ class _Loop:
         for i, ((base, pre, main), spec) in enumerate(zip(seqs, lay.seqs)):
             rows = _virtual(pre, main, spec.prefix)
             self.seqs.append((rows, _positions(spec, int(base), n, len(rows), f"sequence {i}")))
-        self.hists = [self._history(init, spec, j) for j, (init, spec) in enumerate(zip(states, lay.states))]
+        self.hists = [
+            self._history(init, spec, j) for j, (init, spec) in enumerate(zip(states, lay.states))
+        ]
         self.stores = [[] for _ in lay.states] + [[] for _ in lay.nits]
         self.bufs, self.buf_templates = [], []
         for q, ((base, pre, main), spec) in enumerate(zip(mitmots, lay.mitmots)):
             self.buf_templates.append(pre)
             rows = np.zeros_like(_virtual(pre, main, spec.prefix))
-            self.bufs.append((rows, _positions(spec.entity, int(base), n, len(rows), f"buffer {q}")))
+            self.bufs.append(
+                (rows, _positions(spec.entity, int(base), n, len(rows), f"buffer {q}"))
+            )
 
     @staticmethod
     def _history(init, spec, j):
@@ -531,7 +559,8 @@ register_op(
     vjp=_scan_vjp,
     label=lambda op: (
         f"scan{{{len(op['seqs'])} seqs, {len(op['states'])} states, {len(op['nits'])} outputs"
-        + (", until" if op["until"] else "") + "}"
+        + (", until" if op["until"] else "")
+        + "}"
     ),
     doc="a loop over an inner graph (Theano's scan); params describe taps, stores and the body",
 )

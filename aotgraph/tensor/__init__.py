@@ -10,14 +10,14 @@ array([2.])
 from aotgraph.ops.elemwise import cast
 from aotgraph.tensor import methods as _methods
 from aotgraph.tensor.basic import CONSTRUCTORS, as_tensor, constant, shared, tensor
+from aotgraph.tensor.indexing import *  # noqa: F403
+from aotgraph.tensor.indexing import __all__ as _indexing_all
+from aotgraph.tensor.linalg import *  # noqa: F403
+from aotgraph.tensor.linalg import __all__ as _linalg_all
 from aotgraph.tensor.math import *  # noqa: F403
 from aotgraph.tensor.math import __all__ as _math_all
 from aotgraph.tensor.shape import *  # noqa: F403
 from aotgraph.tensor.shape import __all__ as _shape_all
-from aotgraph.tensor.linalg import *  # noqa: F403
-from aotgraph.tensor.linalg import __all__ as _linalg_all
-from aotgraph.tensor.indexing import *  # noqa: F403
-from aotgraph.tensor.indexing import __all__ as _indexing_all
 
 _methods.install()
 globals().update(CONSTRUCTORS)

@@ -33,8 +33,7 @@ def as_tensor(x, name=None, dtype=None) -> Variable:
         except ValueError as exc:
             raise AotgraphTypeError(f"as_tensor: cannot make a tensor of {x!r}: {exc}") from None
     raise AotgraphTypeError(
-        f"as_tensor: expected a symbolic variable, number or array, got "
-        f"{type(x).__name__} {x!r}"
+        f"as_tensor: expected a symbolic variable, number or array, got {type(x).__name__} {x!r}"
     )
 
 
@@ -140,9 +139,7 @@ def tensor(dtype=None, shape=None, name=None, ndim=None) -> Variable:
     """
     if isinstance(dtype, str) and name is None and dtype not in _dtype_names():
         # at.tensor("x") style misuse: name passed positionally.
-        raise AotgraphTypeError(
-            f"tensor: {dtype!r} is not a dtype; pass the name as name=..."
-        )
+        raise AotgraphTypeError(f"tensor: {dtype!r} is not a dtype; pass the name as name=...")
     dtype = as_dtype(dtype or config.floatX, "tensor")
     if shape is None:
         shape = (None,) * (ndim or 0)
@@ -153,8 +150,19 @@ def tensor(dtype=None, shape=None, name=None, ndim=None) -> Variable:
 
 def _dtype_names():
     names = set()
-    for d in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
-              "uint32", "uint64", "float32", "float64"):
+    for d in (
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float32",
+        "float64",
+    ):
         names.add(d)
     return names
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from aotgraph.errors import AotgraphTypeError, ShapeError
 from aotgraph.ops.linalg import matmul
-from aotgraph.ops.shape import dimshuffle, dims_of, reshape
+from aotgraph.ops.shape import dims_of, dimshuffle, reshape
 from aotgraph.tensor.basic import as_tensor
 
 

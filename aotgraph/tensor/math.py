@@ -68,7 +68,9 @@ def round(x, mode="half_to_even"):  # noqa: A001 - numpy's name
         if mode == "half_away_from_zero":
             x = as_tensor(x)
             return sign(x) * floor(abs(x) + 0.5)  # noqa: F821 - from the table
-        raise ValueError(f"round: mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")
+        raise ValueError(
+            f"round: mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}"
+        )
     return elementwise("round", x)
 
 

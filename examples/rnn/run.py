@@ -41,8 +41,10 @@ def main(argv=None):
     import aotgraph as ag
 
     spec = load_spec()
-    fns = {name: ag.function(fg.inputs, fg.outputs[0], updates=fg.updates, target=args.target)
-           for name, fg in spec.mod.functions.items()}
+    fns = {
+        name: ag.function(fg.inputs, fg.outputs[0], updates=fg.updates, target=args.target)
+        for name, fg in spec.mod.functions.items()
+    }
     rng = np.random.default_rng(1)
     test_x, test_y = batch(rng, 16)
     baseline = float(np.mean((test_x - test_y) ** 2))  # "next value = current value"
@@ -52,8 +54,10 @@ def main(argv=None):
         if i % 25 == 0:
             print(f"step {i:4d}: train mse {float(loss):.4f}")
     test_mse = float(np.mean((fns["predict"](test_x) - test_y) ** 2))
-    print(f"{args.steps} steps in {time.perf_counter() - start:.1f} s; test mse {test_mse:.4f} "
-          f"(copying the input: {baseline:.4f})")
+    print(
+        f"{args.steps} steps in {time.perf_counter() - start:.1f} s; test mse {test_mse:.4f} "
+        f"(copying the input: {baseline:.4f})"
+    )
     return test_mse, baseline
 
 

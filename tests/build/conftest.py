@@ -27,8 +27,11 @@ def counting_cc(tmp_path, monkeypatch):
     wrapper = tmp_path / "counting-cc"
     wrapper.write_text(
         "#!/bin/sh\n"
-        'case " $* " in *" --version "*) ;; *" -shared "*) echo link >> "' + str(log)
-        + '" ;; *) echo compile >> "' + str(log) + '.compiles" ;; esac\n'
+        'case " $* " in *" --version "*) ;; *" -shared "*) echo link >> "'
+        + str(log)
+        + '" ;; *) echo compile >> "'
+        + str(log)
+        + '.compiles" ;; esac\n'
         'exec gcc "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)

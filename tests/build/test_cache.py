@@ -77,9 +77,12 @@ def test_concurrent_builds_compile_once(counting_cc, tmp_path):
 def test_damaged_entry_is_rebuilt(counting_cc, tmp_path, build_cache, fresh_import_path):
     build_module(_module("agb_cache3.m", 7.0), str(tmp_path / "a"))
     entries = os.path.join(build_cache, "entries")
-    (entry,) = [e for e in os.listdir(entries)
-                if any(f.startswith("_m.") for f in os.listdir(os.path.join(entries, e)))
-                and "agb_cache3" in open(os.path.join(entries, e, "manifest.json")).read()]
+    (entry,) = [
+        e
+        for e in os.listdir(entries)
+        if any(f.startswith("_m.") for f in os.listdir(os.path.join(entries, e)))
+        and "agb_cache3" in open(os.path.join(entries, e, "manifest.json")).read()
+    ]
     so = [f for f in os.listdir(os.path.join(entries, entry)) if f.endswith(".so")][0]
     with open(os.path.join(entries, entry, so), "ab") as f:
         f.write(b"tampered")

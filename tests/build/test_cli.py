@@ -36,8 +36,22 @@ def built(tmp_path_factory, build_cache):
     out = root / "out"
     env = dict(os.environ, PYTHONPATH=ROOT, AOTGRAPH_CACHE=build_cache)
     proc = subprocess.run(
-        [sys.executable, "-m", "aotgraph", "compile", str(spec), "-o", str(out), "-v", "--blas", "none"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "aotgraph",
+            "compile",
+            str(spec),
+            "-o",
+            str(out),
+            "-v",
+            "--blas",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     return root, out, proc
 
@@ -57,7 +71,17 @@ def test_compile_builds_an_importable_package(built):
     )
     run = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["[1.0,", "2.0,", "3.0]", "[1.0,", "2.0,", "3.0]", "[2.0,", "4.0,", "6.0]"]
+    assert run.stdout.split() == [
+        "[1.0,",
+        "2.0,",
+        "3.0]",
+        "[1.0,",
+        "2.0,",
+        "3.0]",
+        "[2.0,",
+        "4.0,",
+        "6.0]",
+    ]
 
 
 @pytest.mark.parametrize("which", ["dir", "so"])

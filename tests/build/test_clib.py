@@ -27,8 +27,9 @@ from aotgraph.spec import load_spec
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "examples", "c_program")
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None or shutil.which("ar") is None,
-                                reason="needs make and ar")
+pytestmark = pytest.mark.skipif(
+    shutil.which("make") is None or shutil.which("ar") is None, reason="needs make and ar"
+)
 
 
 def _run_binary(path, cwd):
@@ -52,8 +53,14 @@ def example(tmp_path_factory):
     work = tmp_path_factory.mktemp("c_program") / "c_program"
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("build", "main"))
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run(["make", f"PYTHON={sys.executable}"], cwd=work, capture_output=True,
-                          text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        ["make", f"PYTHON={sys.executable}"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return work
 
@@ -81,13 +88,17 @@ def test_example_program_prints_the_reference_values(example):
 def test_example_library_needs_no_python(example):
     build = example / "build"
     assert sorted(p.name for p in build.iterdir()) == ["affine.h", "affine_src", "libaffine.a"]
-    undefined = subprocess.run(["nm", "-u", str(build / "libaffine.a")], capture_output=True, text=True).stdout
+    undefined = subprocess.run(
+        ["nm", "-u", str(build / "libaffine.a")], capture_output=True, text=True
+    ).stdout
     assert not re.search(r"\bPy[A-Z_]", undefined)
     assert "Python.h" not in (build / "affine.h").read_text()
     for src in (build / "affine_src").iterdir():
         if src.suffix in (".c", ".h"):
             assert "Python.h" not in src.read_text(), src.name
-    members = subprocess.run(["ar", "t", str(build / "libaffine.a")], capture_output=True, text=True).stdout.split()
+    members = subprocess.run(
+        ["ar", "t", str(build / "libaffine.a")], capture_output=True, text=True
+    ).stdout.split()
     assert members == sorted(members) and "affine_api.o" in members
     ldd = subprocess.run(["ldd", str(example / "main")], capture_output=True, text=True).stdout
     assert "python" not in ldd.lower()
@@ -98,9 +109,18 @@ def test_header_documents_every_entry_point(example):
     for needle in [
         "int affine_predict(affine_ctx *ctx, const ag_buffer *in_x, ag_buffer *out0, ag_error *err);",
         "int affine_nudge(affine_ctx *ctx, const ag_buffer *in_delta, ag_buffer *out0, ag_error *err);",
-        "input  x: float32[?, 4]", "output out0: float32[?, 3]", "input  delta: float32[3]",
-        "updates shared b", "AG_ERR_TYPE", "AG_ERR_VALUE", "ag_free(out.data)", "Thread safety",
-        "Workspace", '"W"  float32[4, 3]', "affine_create", "affine_shared_set",
+        "input  x: float32[?, 4]",
+        "output out0: float32[?, 3]",
+        "input  delta: float32[3]",
+        "updates shared b",
+        "AG_ERR_TYPE",
+        "AG_ERR_VALUE",
+        "ag_free(out.data)",
+        "Thread safety",
+        "Workspace",
+        '"W"  float32[4, 3]',
+        "affine_create",
+        "affine_shared_set",
         "typedef struct ag_buffer",
     ]:
         assert needle in header, needle
@@ -246,9 +266,23 @@ def harness_lib(tmp_path_factory):
     lib = build_c_library(mod, str(out), ag.build.BuildOptions(openmp=False))
     for name, source in (("harness", HARNESS), ("strided", STRIDED)):
         (out / f"{name}.c").write_text(source)
-        cc = subprocess.run(["gcc", "-std=c11", "-Wall", "-Werror", "-I", str(out), "-o", str(out / name),
-                             str(out / f"{name}.c"), lib.archive] + lib.link_flags,
-                            capture_output=True, text=True)
+        cc = subprocess.run(
+            [
+                "gcc",
+                "-std=c11",
+                "-Wall",
+                "-Werror",
+                "-I",
+                str(out),
+                "-o",
+                str(out / name),
+                str(out / f"{name}.c"),
+                lib.archive,
+            ]
+            + lib.link_flags,
+            capture_output=True,
+            text=True,
+        )
         assert cc.returncode == 0, cc.stderr
     return out
 
@@ -284,17 +318,30 @@ def test_strided_inputs_match_numpy(harness_lib, case):
     strides = [s // itemsize for s in view.strides]
     text = " ".join(map(str, [*view.shape, *strides, offset, flat.size])) + " "
     text += " ".join(repr(float(v)) for v in flat)
-    proc = subprocess.run([str(harness_lib / "strided")], input=text, capture_output=True, text=True,
-                          env={}, timeout=60)
+    proc = subprocess.run(
+        [str(harness_lib / "strided")],
+        input=text,
+        capture_output=True,
+        text=True,
+        env={},
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fields = proc.stdout.split()
     assert int(fields[0]) == view.shape[1]
-    np.testing.assert_allclose(np.array(fields[1:], dtype=float), view.sum(axis=0), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        np.array(fields[1:], dtype=float), view.sum(axis=0), rtol=1e-12, atol=1e-9
+    )
 
 
 def _values(lines, key, cast=float):
-    return np.array([cast(line.split()[1]) for line in lines
-                     if line.split()[0] == key and not line.split()[1].startswith("rc=")])
+    return np.array(
+        [
+            cast(line.split()[1])
+            for line in lines
+            if line.split()[0] == key and not line.split()[1].startswith("rc=")
+        ]
+    )
 
 
 def _report(lines, what):
@@ -308,7 +355,9 @@ def test_harness_values_match_numpy(harness):
     assert _report(harness, "axpy") == (0, "")
     np.testing.assert_array_equal(_values(harness, "axpy"), 2.5 * x + y)
     np.testing.assert_array_equal(_values(harness, "strided"), 2.5 * x[::2] + y[:3])
-    np.testing.assert_array_equal(_values(harness, "colsum"), np.arange(1.0, 7.0).reshape(2, 3).T.sum(axis=0))
+    np.testing.assert_array_equal(
+        _values(harness, "colsum"), np.arange(1.0, 7.0).reshape(2, 3).T.sum(axis=0)
+    )
 
 
 def test_harness_errors_name_function_and_input(harness):
@@ -345,13 +394,18 @@ def test_reserved_function_names_are_refused(tmp_path):
 
 def test_cli_c_lib_prints_link_flags(tmp_path, capsys):
     spec = tmp_path / "spec.py"
-    spec.write_text(textwrap.dedent("""
+    spec.write_text(
+        textwrap.dedent("""
         import aotgraph as ag, aotgraph.tensor as at
         m = ag.Module("tiny")
         x = at.dvector("x")
         m.function("double", [x], x * 2)
-    """))
-    assert main(["compile", str(spec), "--emit", "c-lib", "--no-openmp", "-o", str(tmp_path / "out")]) == 0
+    """)
+    )
+    assert (
+        main(["compile", str(spec), "--emit", "c-lib", "--no-openmp", "-o", str(tmp_path / "out")])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "libtiny.a" in text and "-lm" in text and "-fopenmp" not in text
     assert (tmp_path / "out" / "libtiny.a").stat().st_size > 0

@@ -37,8 +37,9 @@ def builds(tmp_path_factory):
     base = build_module(_module("agcompat_base.model"), str(out), BuildOptions(blas="none"))
     native = None
     if X86:
-        native = build_module(_module("agcompat_native.model"), str(out),
-                              BuildOptions(blas="none", native=True))
+        native = build_module(
+            _module("agcompat_native.model"), str(out), BuildOptions(blas="none", native=True)
+        )
     return out, base, native
 
 
@@ -68,7 +69,9 @@ def _expected():
 
 def _fake_cpuinfo(tmp_path, flags):
     path = tmp_path / "cpuinfo"
-    path.write_text("processor\t: 0\nmodel name\t: fake\nflags\t\t: " + " ".join(sorted(flags)) + "\n\n")
+    path.write_text(
+        "processor\t: 0\nmodel name\t: fake\nflags\t\t: " + " ".join(sorted(flags)) + "\n\n"
+    )
     return path
 
 
@@ -77,10 +80,13 @@ def test_build_info_records_everything(builds):
     info = _read_info(base)
     assert info["aotgraph_version"] == ag.__version__
     assert info["c_abi_version"] == c_abi_version() == pkg_runtime.ABI_VERSION
-    first_line = subprocess.run(compiler_command() + ["--version"], capture_output=True,
-                                text=True).stdout.splitlines()[0]
+    first_line = subprocess.run(
+        compiler_command() + ["--version"], capture_output=True, text=True
+    ).stdout.splitlines()[0]
     assert first_line in info["compiler"]
-    assert info["flags"] == BuildOptions(blas="none").flags() and "-march=native" not in info["flags"]
+    assert (
+        info["flags"] == BuildOptions(blas="none").flags() and "-march=native" not in info["flags"]
+    )
     assert re.fullmatch(r"[0-9a-f]{64}", info["hash"])
     expected_arch = "x86-64" if X86 else platform.machine()
     assert info["isa"] == f"{expected_arch} (baseline)" and info["cpu_features"] == []
@@ -91,10 +97,17 @@ def test_native_build_records_the_features_gcc_enables(builds):
     _, _, native = builds
     info = _read_info(native)
     assert "-march=native" in info["flags"]
-    probe = subprocess.run(["gcc", "-march=native", "-Q", "--help=target"], capture_output=True, text=True)
+    probe = subprocess.run(
+        ["gcc", "-march=native", "-Q", "--help=target"], capture_output=True, text=True
+    )
     enabled = set(re.findall(r"^\s+-m([a-z0-9.]+)\s+\[enabled\]", probe.stdout, re.M))
-    for gcc_name, cpuinfo_name in [("avx2", "avx2"), ("avx", "avx"), ("fma", "fma"),
-                                   ("sse4.2", "sse4_2"), ("avx512f", "avx512f")]:
+    for gcc_name, cpuinfo_name in [
+        ("avx2", "avx2"),
+        ("avx", "avx"),
+        ("fma", "fma"),
+        ("sse4.2", "sse4_2"),
+        ("avx512f", "avx512f"),
+    ]:
         assert (cpuinfo_name in info["cpu_features"]) == (gcc_name in enabled), gcc_name
     # the build machine has every feature it recorded
     if REAL_FLAGS:
@@ -157,7 +170,9 @@ def _copy_package(out, tmp_path, edit):
 
 def test_runtime_of_another_abi_refuses_to_load(builds, tmp_path):
     out, _, _ = builds
-    dst = _copy_package(out, tmp_path, [("_aotgraph_runtime.py", "ABI_VERSION = 1\n", "ABI_VERSION = 2\n")])
+    dst = _copy_package(
+        out, tmp_path, [("_aotgraph_runtime.py", "ABI_VERSION = 1\n", "ABI_VERSION = 2\n")]
+    )
     run = _import(dst, "agcompat_base.model")
     assert run.returncode == 3, run.stdout + run.stderr
     assert "C ABI version 1" in run.stdout and "rebuild" in run.stdout
@@ -166,10 +181,14 @@ def test_runtime_of_another_abi_refuses_to_load(builds, tmp_path):
 
 def test_extension_of_another_abi_refuses_to_load(builds, tmp_path):
     out, _, _ = builds
-    dst = _copy_package(out, tmp_path, [
-        ("_aotgraph_runtime.py", "ABI_VERSION = 1\n", "ABI_VERSION = 9\n"),
-        ("__init__.py", "'c_abi_version': 1,", "'c_abi_version': 9,"),
-    ])
+    dst = _copy_package(
+        out,
+        tmp_path,
+        [
+            ("_aotgraph_runtime.py", "ABI_VERSION = 1\n", "ABI_VERSION = 9\n"),
+            ("__init__.py", "'c_abi_version': 1,", "'c_abi_version': 9,"),
+        ],
+    )
     run = _import(dst, "agcompat_base.model")
     assert run.returncode == 3, run.stdout + run.stderr
     assert "extension has C ABI version 1" in run.stdout and "rebuild" in run.stdout

@@ -103,6 +103,7 @@ def _first_output(f):
 
 def _mutations():
     """(description, mutate(doc, blobs), message fragment)."""
+
     def fn(d):
         return d["functions"]["f"]
 
@@ -112,27 +113,51 @@ def _mutations():
     return [
         ("version", lambda d, b: d.__setitem__("version", 99), "version 99"),
         ("format", lambda d, b: d.__setitem__("format", "pickle"), "format"),
-        ("module", lambda d, b: d.__setitem__("module", "m */ evil(); /*"), "dotted Python module name"),
+        (
+            "module",
+            lambda d, b: d.__setitem__("module", "m */ evil(); /*"),
+            "dotted Python module name",
+        ),
         ("unknown op", set_node("op", "system"), "unknown op 'system'"),
-        ("use before def", lambda d, b: fn(d)["nodes"][0].__setitem__("inputs", [fn(d)["vars"][-1]["id"], "v1"]),
-         "used before it is defined"),
+        (
+            "use before def",
+            lambda d, b: fn(d)["nodes"][0].__setitem__("inputs", [fn(d)["vars"][-1]["id"], "v1"]),
+            "used before it is defined",
+        ),
         ("undefined id", set_node("inputs", ["v999", "v1"]), "used before it is defined"),
-        ("defined twice", lambda d, b: fn(d)["nodes"][1].__setitem__("outputs", fn(d)["nodes"][0]["outputs"]),
-         "defined twice"),
+        (
+            "defined twice",
+            lambda d, b: fn(d)["nodes"][1].__setitem__("outputs", fn(d)["nodes"][0]["outputs"]),
+            "defined twice",
+        ),
         ("bad dim", lambda d, b: fn(d)["vars"][0].__setitem__("shape", [-1, 3]), "bad dimension"),
-        ("huge dim", lambda d, b: fn(d)["vars"][0].__setitem__("shape", [2**60, 3]), "bad dimension"),
+        (
+            "huge dim",
+            lambda d, b: fn(d)["vars"][0].__setitem__("shape", [2**60, 3]),
+            "bad dimension",
+        ),
         ("ndim", lambda d, b: fn(d)["vars"][0].__setitem__("shape", [1] * 17), "bad shape"),
         ("dtype", lambda d, b: fn(d)["vars"][0].__setitem__("dtype", "object"), "unknown dtype"),
-        ("params", set_node("params", {"x": {"__class__": object.__name__, "v": float("nan")}}),
-         "not a plain JSON value"),
-        ("ill-typed", lambda d, b: _first_output(fn(d)).__setitem__("dtype", "int8"),
-         "but its inputs give"),
+        (
+            "params",
+            set_node("params", {"x": {"__class__": object.__name__, "v": float("nan")}}),
+            "not a plain JSON value",
+        ),
+        (
+            "ill-typed",
+            lambda d, b: _first_output(fn(d)).__setitem__("dtype", "int8"),
+            "but its inputs give",
+        ),
         ("blob size", lambda d, b: b.__setitem__("s_w", b["s_w"][:-4]), "bytes"),
         ("blob hash", lambda d, b: b.__setitem__("s_w", b"\0" * len(b["s_w"])), "sha256"),
         ("missing blob", lambda d, b: b.pop("s_w"), "missing"),
         ("update target", lambda d, b: fn(d)["updates"][0].__setitem__("shared", "nope"), "update"),
         ("output", lambda d, b: fn(d)["outputs"].append("v77"), "never defined"),
-        ("fn name", lambda d, b: d["functions"].__setitem__("bad name", fn(d)), "bad function name"),
+        (
+            "fn name",
+            lambda d, b: d["functions"].__setitem__("bad name", fn(d)),
+            "bad function name",
+        ),
         ("var id", lambda d, b: fn(d)["vars"][2].__setitem__("id", "v9"), "must have id 'v2'"),
     ]
 
@@ -172,9 +197,15 @@ def _paths(value, prefix=()):
 
 
 _JUNK = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 2**62) | st.floats(allow_nan=False) | st.text(max_size=5)
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 2**62)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5)
     | st.sampled_from(["v0", "v1", "v999", "add", "float32", "s_w", "w"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 

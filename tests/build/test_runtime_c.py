@@ -99,8 +99,22 @@ def test_runtime_c(tmp_path):
     exe = tmp_path / "t"
     root = runtime_c_dir()
     sources = [f"{root}/{n}" for n in ("ag_runtime.c", "ag_workspace.c", "ag_threads.c")]
-    cmd = ["gcc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-fopenmp", f"-I{root}",
-           str(src), *sources, "-o", str(exe)]
+    cmd = [
+        "gcc",
+        "-std=gnu11",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fopenmp",
+        f"-I{root}",
+        str(src),
+        *sources,
+        "-o",
+        str(exe),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
-    proc = subprocess.run([str(exe)], capture_output=True, text=True, env={"AOTGRAPH_NUM_THREADS": "2"})
+    proc = subprocess.run(
+        [str(exe)], capture_output=True, text=True, env={"AOTGRAPH_NUM_THREADS": "2"}
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr

@@ -31,7 +31,9 @@ def _module():
 def test_inplace_reuse_is_planned_only_where_safe():
     ir, text = module_ir(_module(), optimize=False)
     files = emit_c_module(ir, text).files
-    sections = {name: files[f"ag_fn_{name}.c"] for name in ("chain", "aliased", "returned", "twice")}
+    sections = {
+        name: files[f"ag_fn_{name}.c"] for name in ("chain", "aliased", "returned", "twice")
+    }
     assert sections["chain"].count("in place") == 1  # exp takes t; sub writes the result
     assert "in place" not in sections["aliased"]
     assert "in place" not in sections["returned"]
@@ -85,8 +87,9 @@ def test_compiler_errors_are_reported_with_the_sources(tmp_path):
     from aotgraph.emit.c_common import OpEmitter
     from aotgraph.errors import BuildError
 
-    broken = OpEmitter(shape=lambda node, ins, outs, cx: "this is not C;",
-                       body=lambda node, ins, outs, cx: "")
+    broken = OpEmitter(
+        shape=lambda node, ins, outs, cx: "this is not C;", body=lambda node, ins, outs, cx: ""
+    )
     mod = ag.Module("agb_broken.m")
     x = at.dvector("x")
     mod.function("f", [x], x + 1.0)

@@ -40,7 +40,10 @@ def build_ext(project, env_extra=None):
     env = dict(os.environ, AOTGRAPH_CACHE=str(project / "cache"), **(env_extra or {}))
     return subprocess.run(
         [sys.executable, "setup.py", "-q", "build_ext", "--build-lib", "out"],
-        cwd=project, capture_output=True, text=True, env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
     )
 
 
@@ -49,8 +52,14 @@ def test_setup_keyword_builds_an_importable_module(tmp_path):
     proc = build_ext(project)
     assert proc.returncode == 0, proc.stderr
     check = subprocess.run(
-        [sys.executable, "-c", "import pkg.fast as m, numpy as np; print(m.affine(np.array([1.0, 2.0])))"],
-        cwd=project / "out", capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import pkg.fast as m, numpy as np; print(m.affine(np.array([1.0, 2.0])))",
+        ],
+        cwd=project / "out",
+        capture_output=True,
+        text=True,
         env=dict(os.environ, PYTHONPATH=str(project / "out")),
     )
     assert check.returncode == 0, check.stderr
@@ -80,7 +89,9 @@ def test_errors_say_how_to_fix(tmp_path, case, spec, module_name, env, expected)
 
 
 def test_missing_spec_file_is_named(tmp_path):
-    project = make_project(tmp_path, SPEC, pyproject='[tool.aotgraph]\nmodules = ["missing_spec.py"]\n')
+    project = make_project(
+        tmp_path, SPEC, pyproject='[tool.aotgraph]\nmodules = ["missing_spec.py"]\n'
+    )
     proc = build_ext(project)
     assert proc.returncode != 0
     assert "missing_spec.py" in proc.stderr and "does not exist" in proc.stderr
@@ -92,7 +103,11 @@ def test_projects_without_aotgraph_are_untouched(tmp_path):
     (tmp_path / "setup.py").write_text(
         'from setuptools import setup\nsetup(name="plain", version="0.1", packages=["plain"])\n'
     )
-    proc = subprocess.run([sys.executable, "setup.py", "-q", "build", "--build-lib", "out"],
-                          cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build", "--build-lib", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert not list((tmp_path / "out").rglob("*.so"))

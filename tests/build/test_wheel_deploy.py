@@ -61,7 +61,17 @@ def wheels(tmp_path_factory):
         out = tmp / f"out{i}"
         env_i = dict(env, AOTGRAPH_CACHE=str(tmp / f"cache{i}"))
         if how == "pip":
-            cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(src), "-w", str(out)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "--no-deps",
+                str(src),
+                "-w",
+                str(out),
+            ]
         else:
             cmd = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(src)]
         run(cmd, env=env_i)
@@ -115,4 +125,7 @@ def test_wheel_runs_without_aotgraph_or_compiler(wheels, tmp_path):
     proc = run([str(py), "-c", script], env=env, cwd=str(tmp_path))
     got = np.array([int(v) for v in proc.stdout.split()])
     np.testing.assert_array_equal(got, _oracle(images))
-    assert shutil.which("gcc", path=env["PATH"]) is None and shutil.which("cc", path=env["PATH"]) is None
+    assert (
+        shutil.which("gcc", path=env["PATH"]) is None
+        and shutil.which("cc", path=env["PATH"]) is None
+    )

@@ -23,11 +23,26 @@ from aotgraph.graph import Constant, SharedVariable, toposort
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNTIME = os.path.join(ROOT, "runtime_c")
-DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-          "float32", "float64"]
+DTYPES = [
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float32",
+    "float64",
+]
 #: small blocks: every thread of a block is a pthread in the emulation
-EMU_DEFINES = ["-DAG_CU_THREADS=64", "-DAG_CU_TILE=8", "-DAG_CU_MAX_BLOCKS=3",
-               "-DAG_CU_SPLIT_MIN=256"]
+EMU_DEFINES = [
+    "-DAG_CU_THREADS=64",
+    "-DAG_CU_TILE=8",
+    "-DAG_CU_MAX_BLOCKS=3",
+    "-DAG_CU_SPLIT_MIN=256",
+]
 CDEF = """
 typedef struct ag_buffer { void *data; int32_t dtype; int32_t ndim;
     int64_t shape[16]; int64_t strides[16]; } ag_buffer;
@@ -75,8 +90,15 @@ class IRGraph:
             for v in node.inputs:
                 if v.owner is None and ids[v.uid] not in self.externals:
                     self.externals.append(ids[v.uid])
-            self.nodes.append({"op": node.op.name, "params": dict(node.op.params), "key": str(i),
-                               "inputs": ins, "outputs": [vid(v) for v in node.outputs]})
+            self.nodes.append(
+                {
+                    "op": node.op.name,
+                    "params": dict(node.op.params),
+                    "key": str(i),
+                    "inputs": ins,
+                    "outputs": [vid(v) for v in node.outputs],
+                }
+            )
         self.outputs = [vid(v) for v in outputs]
         self.cx = Context(self.variables, self.constants)
 
@@ -91,8 +113,11 @@ class IRGraph:
         return {**node, "key": f"{prefix}_{node['key']}"}
 
     def host_function(self, name):
-        lines = [f"int {name}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err)", "{",
-                 "    (void)nthreads;"]
+        lines = [
+            f"int {name}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err)",
+            "{",
+            "    (void)nthreads;",
+        ]
         for node in self.nodes:
             keyed = self._keyed(node, name)
             emitter = CUDA_OPS.get(node["op"]) or CUDA_VIEW_OPS.get(node["op"])
@@ -105,12 +130,15 @@ class IRGraph:
             if not emitter.view:
                 for v in node["outputs"]:
                     lines += [
-                        "    {", "        size_t nb_ = 0;", f"        ag_set_contiguous(&B[{v}]);",
-                        f"        int rc_ = ag_nbytes(&B[{v}], &nb_, \"{node['op']}\", err);",
+                        "    {",
+                        "        size_t nb_ = 0;",
+                        f"        ag_set_contiguous(&B[{v}]);",
+                        f'        int rc_ = ag_nbytes(&B[{v}], &nb_, "{node["op"]}", err);',
                         "        if (rc_) return rc_;",
                         f"        B[{v}].data = ag_ws_alloc(ws, nb_ ? nb_ : 1);",
-                        f"        if (!B[{v}].data) return ag_fail(err, AG_ERR_MEMORY, \"oom\");",
-                        "    }"]
+                        f'        if (!B[{v}].data) return ag_fail(err, AG_ERR_MEMORY, "oom");',
+                        "    }",
+                    ]
             lines.append(emitter.body(keyed, ins, outs, self.cx))
         return "\n".join(lines + ["    return 0;", "}"])
 
@@ -139,10 +167,22 @@ def build(graphs: dict, tmpdir):
     with open(os.path.join(tmpdir, "host.c"), "w") as f:
         f.write(host)
     common = ["-O1", "-fPIC", "-fno-math-errno", f"-I{RUNTIME}", *EMU_DEFINES]
-    cxx = ["g++", "-std=c++17", "-pthread", *common, "-Wall", "-Wno-unused-function",
-           "-Wno-unused-variable"]
-    cc = ["gcc", "-std=gnu11", *common, "-Werror=implicit-function-declaration",
-          "-Werror=incompatible-pointer-types"]
+    cxx = [
+        "g++",
+        "-std=c++17",
+        "-pthread",
+        *common,
+        "-Wall",
+        "-Wno-unused-function",
+        "-Wno-unused-variable",
+    ]
+    cc = [
+        "gcc",
+        "-std=gnu11",
+        *common,
+        "-Werror=implicit-function-declaration",
+        "-Werror=incompatible-pointer-types",
+    ]
     jobs = [cxx + ["-c", f"kernels{i}.cpp", "-o", f"kernels{i}.o"] for i in range(len(units))]
     jobs.append(cc + ["-c", "host.c", "-o", "host.o"])
     runtime = ("ag_runtime.c", "ag_workspace.c", "ag_threads.c")
@@ -152,8 +192,13 @@ def build(graphs: dict, tmpdir):
     objs = [cmd[-1] for cmd in jobs]
     _run(["g++", "-shared", "-pthread", *objs, "-o", "libemu.so", "-lm"], tmpdir)
     ffi = cffi.FFI()
-    ffi.cdef(CDEF + "".join(
-        f"int {cname[n]}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err);\n" for n in names))
+    ffi.cdef(
+        CDEF
+        + "".join(
+            f"int {cname[n]}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err);\n"
+            for n in names
+        )
+    )
     lib = ffi.dlopen(os.path.join(tmpdir, "libemu.so"))
     return {n: Runner(ffi, lib, cname[n], graphs[n]) for n in names}, kernel_source(kernels)
 
@@ -166,7 +211,7 @@ class Runner:
         g, ffi = self.graph, self.ffi
         bufs = ffi.new("ag_buffer[]", max(len(g.variables), 1))
         keep = []
-        values = list(args) + [g.constants[v] for v in g.externals[len(args):]]
+        values = list(args) + [g.constants[v] for v in g.externals[len(args) :]]
         for vid, value in zip(g.externals, values):
             arr = np.asarray(value)
             assert arr.dtype.name == g.variables[vid]["dtype"]
@@ -198,8 +243,9 @@ class Runner:
         hi = sum(s * (n - 1) for s, n in zip(strides, shape) if s > 0)
         ptr = self.ffi.cast("char *", b.data) + lo * dt.itemsize
         raw = np.frombuffer(self.ffi.buffer(ptr, (hi - lo + 1) * dt.itemsize), dt)
-        view = np.lib.stride_tricks.as_strided(raw[-lo:] if lo else raw, shape,
-                                               [s * dt.itemsize for s in strides])
+        view = np.lib.stride_tricks.as_strided(
+            raw[-lo:] if lo else raw, shape, [s * dt.itemsize for s in strides]
+        )
         return np.array(view, copy=True)
 
 

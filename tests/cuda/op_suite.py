@@ -13,15 +13,79 @@ import aotgraph as ag
 import aotgraph.tensor as at
 from aotgraph.ops.elemwise import ELEMENTWISE_TABLE, cast, elementwise
 
-FLOAT_UNARY = ["neg", "abs", "sign", "exp", "exp2", "log", "log2", "log10", "log1p", "expm1",
-               "sqrt", "sigmoid", "softplus", "erf", "erfc", "floor", "ceil", "round", "trunc",
-               "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-               "arcsinh", "arccosh", "arctanh", "isnan", "isinf", "isfinite", "logical_not"]
-FLOAT_BINARY = ["add", "sub", "mul", "true_div", "floor_div", "mod", "pow", "maximum", "minimum",
-                "arctan2", "eq", "neq", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-                "logical_xor"]
-INT_BINARY = ["add", "sub", "mul", "floor_div", "mod", "maximum", "minimum", "bitwise_and",
-              "bitwise_or", "bitwise_xor", "eq", "lt", "ge"]
+FLOAT_UNARY = [
+    "neg",
+    "abs",
+    "sign",
+    "exp",
+    "exp2",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "sigmoid",
+    "softplus",
+    "erf",
+    "erfc",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "logical_not",
+]
+FLOAT_BINARY = [
+    "add",
+    "sub",
+    "mul",
+    "true_div",
+    "floor_div",
+    "mod",
+    "pow",
+    "maximum",
+    "minimum",
+    "arctan2",
+    "eq",
+    "neq",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+]
+INT_BINARY = [
+    "add",
+    "sub",
+    "mul",
+    "floor_div",
+    "mod",
+    "maximum",
+    "minimum",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "eq",
+    "lt",
+    "ge",
+]
 INT_UNARY = ["neg", "abs", "sign", "invert"]
 REDUCTIONS = ["sum", "prod", "max", "min", "all", "any"]
 
@@ -59,23 +123,35 @@ def elementwise_cases():
         for op in INT_BINARY:
             cases[f"{op}_{dt}"] = ([x, y], [elementwise(op, x, y)], (a, b))
         for op in INT_UNARY:
-            if op in ELEMENTWISE_TABLE and not (op in ("neg", "abs", "sign") and dt.startswith("u")):
+            if op in ELEMENTWISE_TABLE and not (
+                op in ("neg", "abs", "sign") and dt.startswith("u")
+            ):
                 cases[f"{op}_{dt}"] = ([x], [elementwise(op, x)], (a,))
     xi = at.tensor("int64", shape=(None,), name="xi")
     cases["pow_int64"] = ([xi], [elementwise("pow", xi, 3)], (np.arange(-5, 6, dtype="int64"),))
     xf = at.tensor("float64", shape=(None, None), name="xf")
     for dt in ("int8", "int32", "uint16", "int64", "bool", "float32"):
-        cases[f"cast_float64_{dt}"] = ([xf], [cast(xf * 40.0, dt)], (_values("float64", (6, 9), 5),))
+        cases[f"cast_float64_{dt}"] = (
+            [xf],
+            [cast(xf * 40.0, dt)],
+            (_values("float64", (6, 9), 5),),
+        )
     c = at.tensor("bool", shape=(None, None), name="c")
     xs = at.tensor("float32", shape=(None, None), name="xs")
-    cases["switch"] = ([c, xs], [at.switch(c, xs, -xs)],
-                       (_values("bool", (4, 9), 6), _values("float32", (4, 9), 7)))
+    cases["switch"] = (
+        [c, xs],
+        [at.switch(c, xs, -xs)],
+        (_values("bool", (4, 9), 6), _values("float32", (4, 9), 7)),
+    )
     xt = at.tensor("float32", shape=(None, None), name="xt")
     cases["add_transposed"] = ([xt], [xt + xt.T], (_values("float32", (8, 8), 8),))
     xg = at.tensor("float64", shape=(None, None, None), name="xg")
     ig = at.tensor("int64", shape=(None, None), name="ig")
-    cases["gather_rows"] = ([xg, ig], [xg[ig]], (_values("float64", (5, 3, 4), 24),
-                                                 np.array([[0, -1, 4], [2, -5, 1]], "int64")))
+    cases["gather_rows"] = (
+        [xg, ig],
+        [xg[ig]],
+        (_values("float64", (5, 3, 4), 24), np.array([[0, -1, 4], [2, -5, 1]], "int64")),
+    )
     cases["mul_scalar_const"] = ([xt], [xt * np.float32(3.5)], (_values("float32", (3, 10), 9),))
     return cases
 
@@ -117,8 +193,11 @@ def nnet_cases():
         cases[f"softmax_{dt}"] = ([x], [at.nnet.softmax(x)], (a,))
         cases[f"log_softmax_{dt}"] = ([x], [at.nnet.log_softmax(x)], (a,))
     x3 = at.tensor("float32", shape=(None, None, None), name="x3")
-    cases["softmax_axis0"] = ([x3], [at.nnet.softmax(x3, axis=0)],
-                              (_values("float32", (5, 3, 4), 14, special=False),))
+    cases["softmax_axis0"] = (
+        [x3],
+        [at.nnet.softmax(x3, axis=0)],
+        (_values("float32", (5, 3, 4), 14, special=False),),
+    )
     return cases
 
 
@@ -128,18 +207,27 @@ def linalg_cases():
         a = at.tensor(dt, shape=(None, None), name="a")
         b = at.tensor(dt, shape=(None, None), name="b")
         v = at.tensor(dt, shape=(None,), name="v")
-        A, B, V = _values(dt, (13, 21), 15, False), _values(dt, (21, 10), 16, False), _values(dt, (21,), 17, False)
+        A, B, V = (
+            _values(dt, (13, 21), 15, False),
+            _values(dt, (21, 10), 16, False),
+            _values(dt, (21,), 17, False),
+        )
         cases[f"matmul_{dt}"] = ([a, b], [at.matmul(a, b)], (A, B))
         cases[f"matvec_{dt}"] = ([a, v], [at.matmul(a, v)], (A, V))
         cases[f"vecmat_{dt}"] = ([v, b], [at.matmul(v, b)], (V, B))
     a3 = at.tensor("float32", shape=(None, None, None), name="a3")
     b2 = at.tensor("float32", shape=(None, None), name="b2")
-    cases["matmul_batched_bcast"] = ([a3, b2], [at.matmul(a3, b2)],
-                                     (_values("float32", (3, 5, 7), 18, False),
-                                      _values("float32", (7, 4), 19, False)))
+    cases["matmul_batched_bcast"] = (
+        [a3, b2],
+        [at.matmul(a3, b2)],
+        (_values("float32", (3, 5, 7), 18, False), _values("float32", (7, 4), 19, False)),
+    )
     at_ = at.tensor("float64", shape=(None, None), name="at")
-    cases["matmul_transposed_view"] = ([at_], [at.matmul(at_.T, at_)],
-                                       (_values("float64", (9, 6), 20, False),))
+    cases["matmul_transposed_view"] = (
+        [at_],
+        [at.matmul(at_.T, at_)],
+        (_values("float64", (9, 6), 20, False),),
+    )
     return cases
 
 
@@ -149,7 +237,11 @@ def optimized_cases():
     x = at.tensor("float32", shape=(None, None), name="x")
     w = at.tensor("float32", shape=(None, None), name="w")
     bias = at.tensor("float32", shape=(None,), name="b")
-    X, W, Bv = _values("float32", (6, 11), 21, False), _values("float32", (11, 5), 22, False), _values("float32", (5,), 23, False)
+    X, W, Bv = (
+        _values("float32", (6, 11), 21, False),
+        _values("float32", (11, 5), 22, False),
+        _values("float32", (5,), 23, False),
+    )
     graphs = {
         "opt_mlp_layer": ([x, w, bias], [at.tanh(x @ w + bias)], (X, W, Bv)),
         "opt_fused_chain": ([x], [at.exp(-x * x) * 0.5 + at.sigmoid(x)], (X,)),
@@ -166,5 +258,10 @@ def optimized_cases():
 
 
 def suite():
-    return {**elementwise_cases(), **reduction_cases(), **nnet_cases(), **linalg_cases(),
-            **optimized_cases()}
+    return {
+        **elementwise_cases(),
+        **reduction_cases(),
+        **nnet_cases(),
+        **linalg_cases(),
+        **optimized_cases(),
+    }

@@ -6,8 +6,23 @@ from aotgraph.emit.cuda_ops import CUDA_OPS, CUDA_VIEW_OPS, cuda_support
 from aotgraph.ops.base import OPS
 from aotgraph.ops.elemwise import ELEMENTWISE_TABLE
 
-KERNEL_FAMILIES = {"sum", "prod", "max", "min", "all", "any", "argmax", "argmin", "softmax",
-                   "log_softmax", "matmul", "gemm", "fused_elementwise", "switch", "cast"}
+KERNEL_FAMILIES = {
+    "sum",
+    "prod",
+    "max",
+    "min",
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "softmax",
+    "log_softmax",
+    "matmul",
+    "gemm",
+    "fused_elementwise",
+    "switch",
+    "cast",
+}
 
 
 def test_every_elementwise_op_and_the_core_families_have_cuda_kernels():

@@ -17,11 +17,32 @@ RUNTIME = os.path.join(HERE, "..", "..", "runtime_c")
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stub")
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp / "libcuda.so.1"),
-                    os.path.join(HERE, "stub", "fake_libcuda.c")], check=True)
-    subprocess.run(["gcc", "-std=gnu11", f"-I{RUNTIME}", "-o", str(tmp / "check"),
-                    os.path.join(HERE, "stub", "driver_check.c"), os.path.join(RUNTIME, "ag_cuda.c"),
-                    os.path.join(RUNTIME, "ag_runtime.c"), "-ldl", "-lpthread"], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(tmp / "libcuda.so.1"),
+            os.path.join(HERE, "stub", "fake_libcuda.c"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "gcc",
+            "-std=gnu11",
+            f"-I{RUNTIME}",
+            "-o",
+            str(tmp / "check"),
+            os.path.join(HERE, "stub", "driver_check.c"),
+            os.path.join(RUNTIME, "ag_cuda.c"),
+            os.path.join(RUNTIME, "ag_runtime.c"),
+            "-ldl",
+            "-lpthread",
+        ],
+        check=True,
+    )
     return tmp
 
 
@@ -32,8 +53,16 @@ def _run(stub, **env):
     return proc.stdout
 
 
-@pytest.mark.parametrize("sm, image", [(80, "CUBIN-sm80"), (86, "CUBIN-sm86"), (89, "CUBIN-sm86"),
-                                       (75, "CUBIN-sm70"), (90, "PTX-compute9")])
+@pytest.mark.parametrize(
+    "sm, image",
+    [
+        (80, "CUBIN-sm80"),
+        (86, "CUBIN-sm86"),
+        (89, "CUBIN-sm86"),
+        (75, "CUBIN-sm70"),
+        (90, "PTX-compute9"),
+    ],
+)
 def test_image_choice_loaded_once(stub, sm, image):
     out = _run(stub, STUB_SM=sm)
     assert "roundtrip 42" in out

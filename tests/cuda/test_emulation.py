@@ -38,7 +38,7 @@ def built(tmp_path_factory):
     }
     xi = at.tensor("int32", shape=(None,), name="xi")
     yi = at.tensor("int32", shape=(None,), name="yi")
-    extra["hyp_int_pow"] = ([xi, yi], [xi ** yi])
+    extra["hyp_int_pow"] = ([xi, yi], [xi**yi])
     for name, (ins, outs) in extra.items():
         graphs[name] = IRGraph(ins, outs)
     fns, _ = build(graphs, tmp_path_factory.mktemp("emu"))

@@ -21,8 +21,12 @@ try:
 except BuildError as exc:  # pragma: no cover - CI installs the cuda extra
     pytest.skip(f"CUDA wheels missing: {exc}", allow_module_level=True)
 
-HEADERS = {"ag_cuda.h": open(os.path.join(os.path.dirname(__file__), "..", "..", "runtime_c",
-                                          "ag_cuda.h"), encoding="utf-8").read()}
+HEADERS = {
+    "ag_cuda.h": open(
+        os.path.join(os.path.dirname(__file__), "..", "..", "runtime_c", "ag_cuda.h"),
+        encoding="utf-8",
+    ).read()
+}
 
 
 @pytest.fixture(scope="module")

@@ -31,9 +31,11 @@ def _mlp():
 
 def _args(rows=6):
     rng = np.random.default_rng(3)
-    return (rng.standard_normal((rows, 7)).astype("float32"),
-            rng.standard_normal((7, 5)).astype("float32"),
-            rng.standard_normal(5).astype("float32"))
+    return (
+        rng.standard_normal((rows, 7)).astype("float32"),
+        rng.standard_normal((7, 5)).astype("float32"),
+        rng.standard_normal(5).astype("float32"),
+    )
 
 
 @no_driver
@@ -82,7 +84,9 @@ def test_gather_bounds_are_checked_on_the_device(monkeypatch):
 
 def test_ops_without_cuda_kernels_are_named():
     x = at.tensor("float32", shape=(None,), name="x")
-    with pytest.raises(BuildError, match="cannot compile for target .cuda.: op .join. has no CUDA kernel"):
+    with pytest.raises(
+        BuildError, match="cannot compile for target .cuda.: op .join. has no CUDA kernel"
+    ):
         ag.function([x], at.concatenate([x, x]), target="cuda")
 
 
@@ -126,8 +130,22 @@ def built_package(tmp_path_factory):
     (root / "spec.py").write_text(SPEC)
     outs = []
     for out in ("a", "b"):
-        proc = subprocess.run([sys.executable, "-m", "aotgraph", "compile", "spec.py", "-o", out,
-                               "--target", "cpu,cuda"], cwd=root, capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aotgraph",
+                "compile",
+                "spec.py",
+                "-o",
+                out,
+                "--target",
+                "cpu,cuda",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         outs.append(root / out)
     return outs
@@ -135,9 +153,13 @@ def built_package(tmp_path_factory):
 
 @no_driver
 def test_package_imports_runs_cpu_and_cuda_raises(built_package):
-    proc = subprocess.run([sys.executable, "-c", CHECK], cwd=built_package[0],
-                          capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(built_package[0])})
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK],
+        cwd=built_package[0],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(built_package[0])},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "RAISED predict (cuda): CUDA is not available" in proc.stdout
     assert "libcuda.so.1" in proc.stdout

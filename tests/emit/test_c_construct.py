@@ -61,8 +61,10 @@ def compiled(tmp_path_factory):
 
 
 def _floats(dt):
-    return st.one_of(st.sampled_from([0.0, -1.0, np.inf, -np.inf, np.nan]),
-                     st.floats(-50, 50, width=np.dtype(dt).itemsize * 8))
+    return st.one_of(
+        st.sampled_from([0.0, -1.0, np.inf, -np.inf, np.nan]),
+        st.floats(-50, 50, width=np.dtype(dt).itemsize * 8),
+    )
 
 
 @st.composite

@@ -16,42 +16,58 @@ from aotgraph.types import TensorType
 
 #: fused_elementwise nodes: (input dtypes, steps); oracle = the step ops' references
 FUSED = {
-    "fused_affine_tanh": (["float32", "float32"],
-                          (("mul", "float32", (0, 1)), ("add", "float32", (2, 0)),
-                           ("tanh", "float32", (3,)))),
-    "fused_mixed_cast": (["int32", "float64"],
-                         (("cast", "float64", (0,)), ("mul", "float64", (2, 1)),
-                          ("gt", "bool", (3, 1)), ("switch", "float64", (4, 3, 1)))),
+    "fused_affine_tanh": (
+        ["float32", "float32"],
+        (("mul", "float32", (0, 1)), ("add", "float32", (2, 0)), ("tanh", "float32", (3,))),
+    ),
+    "fused_mixed_cast": (
+        ["int32", "float64"],
+        (
+            ("cast", "float64", (0,)),
+            ("mul", "float64", (2, 1)),
+            ("gt", "bool", (3, 1)),
+            ("switch", "float64", (4, 3, 1)),
+        ),
+    ),
     "fused_int_pow": (["int8", "int8"], (("pow", "int8", (0, 1)),)),
-    "fused_int_floor_div": (["int16", "int16"],
-                            (("floor_div", "int16", (0, 1)), ("mod", "int16", (0, 1)),
-                             ("add", "int16", (2, 3)))),
+    "fused_int_floor_div": (
+        ["int16", "int16"],
+        (("floor_div", "int16", (0, 1)), ("mod", "int16", (0, 1)), ("add", "int16", (2, 3))),
+    ),
 }
 #: fused nodes ending in a reduction: (input dtypes, steps, (op, axes, keepdims))
 FUSED_REDUCE = {
-    "fusedr_sum_exp": (["float32", "float32"],
-                       (("sub", "float32", (0, 1)), ("exp", "float32", (2,))), ("sum", (1,), False)),
-    "fusedr_logsumexp": ([("float32", (None, None)), ("float32", (None, 1))],
-                         (("sub", "float32", (0, 1)), ("exp", "float32", (2,))),
-                         ("sum", (1,), True)),
-    "fusedr_max_cols": ([("float64", (None, None)), ("float64", (1, None))],
-                        (("mul", "float64", (0, 1)),), ("max", (0,), False)),
-    "fusedr_sum_all_f64": (["float64", "float64"],
-                           (("mul", "float64", (0, 1)),), ("sum", (0, 1), True)),
-    "fusedr_max_rows": (["float64", "float64"],
-                        (("add", "float64", (0, 1)),), ("max", (0,), False)),
-    "fusedr_min_int": (["int32", "int32"],
-                       (("mul", "int32", (0, 1)),), ("min", (1,), True)),
-    "fusedr_any_cmp": (["float32", "float32"],
-                       (("gt", "bool", (0, 1)),), ("any", (1,), False)),
-    "fusedr_all_cmp": (["int8", "int8"],
-                       (("le", "bool", (0, 1)),), ("all", (0,), False)),
-    "fusedr_prod_int": (["int16", "int16"],
-                        (("add", "int16", (0, 1)),), ("prod", (0,), False)),
-    "fusedr_pow_int": (["int32", "int32"],
-                       (("pow", "int32", (0, 1)),), ("sum", (0,), False)),
-    "fusedr_sum_bool": (["float64", "float64"],
-                        (("lt", "bool", (0, 1)),), ("sum", (0, 1), False)),
+    "fusedr_sum_exp": (
+        ["float32", "float32"],
+        (("sub", "float32", (0, 1)), ("exp", "float32", (2,))),
+        ("sum", (1,), False),
+    ),
+    "fusedr_logsumexp": (
+        [("float32", (None, None)), ("float32", (None, 1))],
+        (("sub", "float32", (0, 1)), ("exp", "float32", (2,))),
+        ("sum", (1,), True),
+    ),
+    "fusedr_max_cols": (
+        [("float64", (None, None)), ("float64", (1, None))],
+        (("mul", "float64", (0, 1)),),
+        ("max", (0,), False),
+    ),
+    "fusedr_sum_all_f64": (
+        ["float64", "float64"],
+        (("mul", "float64", (0, 1)),),
+        ("sum", (0, 1), True),
+    ),
+    "fusedr_max_rows": (
+        ["float64", "float64"],
+        (("add", "float64", (0, 1)),),
+        ("max", (0,), False),
+    ),
+    "fusedr_min_int": (["int32", "int32"], (("mul", "int32", (0, 1)),), ("min", (1,), True)),
+    "fusedr_any_cmp": (["float32", "float32"], (("gt", "bool", (0, 1)),), ("any", (1,), False)),
+    "fusedr_all_cmp": (["int8", "int8"], (("le", "bool", (0, 1)),), ("all", (0,), False)),
+    "fusedr_prod_int": (["int16", "int16"], (("add", "int16", (0, 1)),), ("prod", (0,), False)),
+    "fusedr_pow_int": (["int32", "int32"], (("pow", "int32", (0, 1)),), ("sum", (0,), False)),
+    "fusedr_sum_bool": (["float64", "float64"], (("lt", "bool", (0, 1)),), ("sum", (0, 1), False)),
 }
 
 
@@ -77,8 +93,11 @@ def _fused_ir(dtypes, steps, reduce=None):
     if reduce is not None:
         op, axes, keep = reduce
         prm["reduce"] = reduce
-        out_dt = OPS[op].infer(Op(op, axis=axes, keepdims=keep),
-                               [TensorType(out_dt, (None, None))])[0].dtype
+        out_dt = (
+            OPS[op]
+            .infer(Op(op, axis=axes, keepdims=keep), [TensorType(out_dt, (None, None))])[0]
+            .dtype
+        )
         out_shape = tuple(1 if a in axes else None for a in range(2) if keep or a not in axes)
     types = [_spec(d) for d in dtypes] + [(out_dt, out_shape)]
     node = {"op": "fused_elementwise", "params": prm, "inputs": list(range(n)), "outputs": [n]}
@@ -133,5 +152,9 @@ def test_fused_reduction_matches_references(compiled, name, data):
             compiled[name](*args)
         return
     got = compiled[name](*args)[0]
-    assert_same(got, np.asarray(want), rtol=2e-5 if want.dtype == np.float32 else 1e-12,
-                atol=1e-4 if want.dtype.kind == "f" else 0)
+    assert_same(
+        got,
+        np.asarray(want),
+        rtol=2e-5 if want.dtype == np.float32 else 1e-12,
+        atol=1e-4 if want.dtype.kind == "f" else 0,
+    )

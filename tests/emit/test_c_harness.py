@@ -26,9 +26,24 @@ from aotgraph.graph import Constant, SharedVariable, toposort
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNTIME = os.path.join(ROOT, "runtime_c")
-DTYPE_CODE = {d: i for i, d in enumerate(
-    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-     "float32", "float64"])}
+DTYPE_CODE = {
+    d: i
+    for i, d in enumerate(
+        [
+            "bool",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "float32",
+            "float64",
+        ]
+    )
+}
 
 CDEF = """
 typedef struct ag_buffer { void *data; int32_t dtype; int32_t ndim;
@@ -98,8 +113,14 @@ def ir_from_graph(inputs, outputs) -> IRFunction:
         for v in node.inputs:
             if v.owner is None and ids[v.uid] not in externals:
                 externals.append(ids[v.uid])
-        nodes.append({"op": node.op.name, "params": dict(node.op.params),
-                      "inputs": ins, "outputs": [vid(v) for v in node.outputs]})
+        nodes.append(
+            {
+                "op": node.op.name,
+                "params": dict(node.op.params),
+                "inputs": ins,
+                "outputs": [vid(v) for v in node.outputs],
+            }
+        )
     outs = [vid(v) for v in outputs]
     for o in outs:
         if o not in externals and all(o not in n["outputs"] for n in nodes):
@@ -131,10 +152,10 @@ def emit_function(name, fn: IRFunction) -> str:
                     "    {",
                     "        size_t nb_ = 0;",
                     f"        ag_set_contiguous(&B[{v}]);",
-                    f"        int rc_ = ag_nbytes(&B[{v}], &nb_, \"{node['op']}\", err);",
+                    f'        int rc_ = ag_nbytes(&B[{v}], &nb_, "{node["op"]}", err);',
                     "        if (rc_) return rc_;",
                     f"        B[{v}].data = ag_ws_alloc(ws, nb_ ? nb_ : 1);",
-                    f"        if (!B[{v}].data) return ag_fail(err, AG_ERR_MEMORY, \"out of memory\");",
+                    f'        if (!B[{v}].data) return ag_fail(err, AG_ERR_MEMORY, "out of memory");',
                     "    }",
                 ]
         lines.append(emitter.body(node, ins, outs, cx))
@@ -155,7 +176,7 @@ class CompiledFunction:
         nvar = len(fn.variables)
         bufs = ffi.new("ag_buffer[]", max(nvar, 1))
         keep = []
-        values = list(args) + [fn.constants[v] for v in fn.externals[len(args):]]
+        values = list(args) + [fn.constants[v] for v in fn.externals[len(args) :]]
         for vid, value in zip(fn.externals, values):
             arr = np.asarray(value)
             want = fn.variables[vid]["dtype"]
@@ -199,9 +220,15 @@ class CompiledFunction:
 
 # -fno-wrapv: Python's own CFLAGS carry -fwrapv, the real builds do not;
 # the kernels must not rely on signed overflow wrapping.
-COMPILE_ARGS = ["-fno-wrapv", "-fopenmp", "-fno-math-errno", "-std=gnu11",
-                "-Werror=incompatible-pointer-types", "-Werror=implicit-function-declaration",
-                "-Werror=int-conversion"]
+COMPILE_ARGS = [
+    "-fno-wrapv",
+    "-fopenmp",
+    "-fno-math-errno",
+    "-std=gnu11",
+    "-Werror=incompatible-pointer-types",
+    "-Werror=implicit-function-declaration",
+    "-Werror=int-conversion",
+]
 
 
 def _compile_part(job):
@@ -214,7 +241,8 @@ def _compile_part(job):
     c_files = [f for f in C_SUPPORT_FILES if f.endswith(".c")]
     runtime = ["ag_runtime.c", "ag_workspace.c", "ag_threads.c"]
     ffi.set_source(
-        modname, source,
+        modname,
+        source,
         sources=[os.path.join(RUNTIME, f) for f in runtime + c_files],
         include_dirs=[RUNTIME],
         extra_compile_args=opt.split() + COMPILE_ARGS,
@@ -235,11 +263,13 @@ def build_module(functions: dict, tmpdir, opt="-O1", blas=True, parts=2):
     groups = [names[k::parts] for k in range(parts) if names[k::parts]]
     jobs = []
     for k, group in enumerate(groups):
-        source = C_PREAMBLE + "\n\n" + "\n\n".join(
-            emit_function(cname[n], functions[n]) for n in group)
+        source = (
+            C_PREAMBLE + "\n\n" + "\n\n".join(emit_function(cname[n], functions[n]) for n in group)
+        )
         cdef = CDEF + "".join(
             f"int {cname[n]}(ag_buffer *B, ag_ws *ws, int nthreads, ag_error *err);\n"
-            for n in group)
+            for n in group
+        )
         part_dir = os.path.join(str(tmpdir), f"part{k}")
         os.makedirs(part_dir, exist_ok=True)
         jobs.append((f"_agtest_{uuid.uuid4().hex[:10]}", source, cdef, part_dir, opt))
@@ -257,7 +287,9 @@ def build_module(functions: dict, tmpdir, opt="-O1", blas=True, parts=2):
         sys.modules[modname] = mod
         if blas:
             load_blas(mod)
-        result.update({n: CompiledFunction(mod.lib, mod.ffi, cname[n], functions[n]) for n in group})
+        result.update(
+            {n: CompiledFunction(mod.lib, mod.ffi, cname[n], functions[n]) for n in group}
+        )
     return result
 
 

@@ -67,8 +67,7 @@ def argument(draw, var, shape3):
         return draw(hnp.arrays(dt, tuple(shape3[a] for a in k)))
     n = draw(st.integers(0, 4))
     if dt.kind == "f":
-        return draw(hnp.arrays(dt, (draw(st.sampled_from([n, 1])),),
-                               elements=st.floats(-100, 100)))
+        return draw(hnp.arrays(dt, (draw(st.sampled_from([n, 1])),), elements=st.floats(-100, 100)))
     return draw(hnp.arrays(dt, (n,), elements=st.integers(-4, 4)))
 
 
@@ -93,10 +92,15 @@ def test_indexing_matches_reference(compiled, name, data):
 
 def test_out_of_bounds_index_names_op_axis_index_and_length(compiled):
     x = np.zeros((3, 4, 5))
-    with pytest.raises(IndexError, match=r"adv_subtensor: index 7 is out of bounds for axis 0 "
-                                         r"with length 3"):
+    with pytest.raises(
+        IndexError,
+        match=r"adv_subtensor: index 7 is out of bounds for axis 0 "
+        r"with length 3",
+    ):
         compiled["array_first"](x, np.array([0, 7]))
-    with pytest.raises(IndexError, match=r"subtensor: index -5 is out of bounds for axis 0 with length 3"):
+    with pytest.raises(
+        IndexError, match=r"subtensor: index -5 is out of bounds for axis 0 with length 3"
+    ):
         compiled["int_newaxis"](x, np.array(-5))
 
 

@@ -15,8 +15,14 @@ import aotgraph.tensor as at
 from aotgraph.ops.linalg import matmul
 
 NDIMS = [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (2, 3), (3, 3), (4, 3)]
-DTYPES = [("float32", "float32"), ("float64", "float64"), ("int32", "int32"),
-          ("bool", "bool"), ("float32", "float64"), ("int8", "uint8")]
+DTYPES = [
+    ("float32", "float32"),
+    ("float64", "float64"),
+    ("int32", "int32"),
+    ("bool", "bool"),
+    ("float32", "float64"),
+    ("int8", "uint8"),
+]
 
 
 def _cases():
@@ -32,7 +38,10 @@ def _cases():
 CASES = _cases()
 GEMMS = {
     f"gemm__{dt}__{ta}{tb}__{beta}": (dt, ta, tb, beta)
-    for dt in ("float32", "float64") for ta in (0, 1) for tb in (0, 1) for beta in (0.0, 0.5)
+    for dt in ("float32", "float64")
+    for ta in (0, 1)
+    for tb in (0, 1)
+    for beta in (0.0, 0.5)
 }
 
 
@@ -41,9 +50,12 @@ def _gemm_ir(dt, ta, tb, beta):
     if beta:
         inputs.append((dt, (None,)))
     n = len(inputs)
-    node = {"op": "gemm", "params": {"alpha": 2.0, "beta": beta, "trans_a": bool(ta),
-                                     "trans_b": bool(tb)},
-            "inputs": list(range(n)), "outputs": [n]}
+    node = {
+        "op": "gemm",
+        "params": {"alpha": 2.0, "beta": beta, "trans_a": bool(ta), "trans_b": bool(tb)},
+        "inputs": list(range(n)),
+        "outputs": [n],
+    }
     return ir_from_nodes(inputs + [(dt, (None, None))], [node], n, [n])
 
 
@@ -92,8 +104,8 @@ def matrix_like(draw, dtype, shape):
 def matmul_shapes(draw, na, nb):
     m, k, n = (draw(st.integers(0, 5)) for _ in range(3))
     batch = [draw(st.integers(1, 3)) for _ in range(max(na, nb) - 2)]
-    bshape_a = [draw(st.sampled_from([d, 1])) for d in batch][len(batch) - max(na - 2, 0):]
-    bshape_b = [draw(st.sampled_from([d, 1])) for d in batch][len(batch) - max(nb - 2, 0):]
+    bshape_a = [draw(st.sampled_from([d, 1])) for d in batch][len(batch) - max(na - 2, 0) :]
+    bshape_b = [draw(st.sampled_from([d, 1])) for d in batch][len(batch) - max(nb - 2, 0) :]
     sa = (k,) if na == 1 else tuple(bshape_a) + (m, k)
     sb = (k,) if nb == 1 else tuple(bshape_b) + (k, n)
     return sa, sb

@@ -33,13 +33,34 @@ def _specs():
     return {
         "mlp": ([x], [probs, hidden.sum(axis=0)], None),
         "train": ([x, labels], [loss], [(w, w - 0.1 * gw), (b, b - 0.1 * gb)]),
-        "stats": ([d], [at.logsumexp(d, axis=1), d.mean(axis=0), d.var(), d.std(axis=1),
-                        d.argmax(axis=1), (d > 0).all(axis=0)], None),
-        "indexing": ([d, v], [d[v], d[1:, ::-1], at.concatenate([d, d * 2], axis=1),
-                              at.inc_subtensor(d[:, 0], 1.0)], None),
+        "stats": (
+            [d],
+            [
+                at.logsumexp(d, axis=1),
+                d.mean(axis=0),
+                d.var(),
+                d.std(axis=1),
+                d.argmax(axis=1),
+                (d > 0).all(axis=0),
+            ],
+            None,
+        ),
+        "indexing": (
+            [d, v],
+            [d[v], d[1:, ::-1], at.concatenate([d, d * 2], axis=1), at.inc_subtensor(d[:, 0], 1.0)],
+            None,
+        ),
         "integers": ([i], [i // 3, i % -3, abs(i), i.sum(), at.maximum(i, 2)], None),
-        "shapes": ([d], [d.T.reshape((-1,)), d.dimshuffle("x", 1, 0), at.zeros_like(d) + 1,
-                         at.eye(3) @ at.ones((3, 2))], None),
+        "shapes": (
+            [d],
+            [
+                d.T.reshape((-1,)),
+                d.dimshuffle("x", 1, 0),
+                at.zeros_like(d) + 1,
+                at.eye(3) @ at.ones((3, 2)),
+            ],
+            None,
+        ),
     }
 
 
@@ -58,8 +79,10 @@ def built(tmp_path_factory):
         pkg = importlib.import_module("agkerneltest.pipe")
     finally:
         sys.path.remove(str(out_dir))
-    reference = {name: ag.function(ins, outs, updates=updates, target="py")
-                 for name, (ins, outs, updates) in specs.items()}
+    reference = {
+        name: ag.function(ins, outs, updates=updates, target="py")
+        for name, (ins, outs, updates) in specs.items()
+    }
     return pkg, reference
 
 
@@ -98,6 +121,5 @@ def test_training_step_updates_like_reference(built):
     want = reference["train"](*args)  # updates the user's shared variables
     np.testing.assert_allclose(loss, want[0], rtol=2e-5)
     ref_w = [v for v in reference["train"].fgraph.shared_inputs() if v.name == "w"][0]
-    np.testing.assert_allclose(pkg.shared["w"].get_value(), ref_w.get_value(), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(pkg.shared["w"].get_value(), ref_w.get_value(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(pkg.shared["w"].get_value(), w0)

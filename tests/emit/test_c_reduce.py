@@ -73,8 +73,12 @@ def tensor3(draw, dtype, allow_empty=True):
         return np.broadcast_to(row, shape)
     big = (shape[0], shape[1], shape[2] * 2) if layout == "strided" else shape
     arr = draw(hnp.arrays(dtype, big, elements=_elements(dtype)))
-    return {"c": arr, "f": np.asfortranarray(arr), "strided": arr[:, :, ::2],
-            "reversed": arr[::-1]}[layout]
+    return {
+        "c": arr,
+        "f": np.asfortranarray(arr),
+        "strided": arr[:, :, ::2],
+        "reversed": arr[::-1],
+    }[layout]
 
 
 def _check(fn, inputs, out, args):
@@ -116,8 +120,9 @@ def test_sum_to_like_rejects_incompatible_shapes(compiled):
 def test_max_of_empty_raises_value_error(compiled):
     with pytest.raises(ValueError, match="max: zero-size array"):
         compiled["max__float64__1__False"](np.zeros((2, 0, 3)))
-    np.testing.assert_array_equal(compiled["sum__float64__1__False"](np.zeros((2, 0, 3)))[0],
-                                  np.zeros((2, 3)))
+    np.testing.assert_array_equal(
+        compiled["sum__float64__1__False"](np.zeros((2, 0, 3)))[0], np.zeros((2, 3))
+    )
 
 
 def test_float32_sum_at_least_as_accurate_as_numpy(compiled):

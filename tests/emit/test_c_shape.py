@@ -48,8 +48,9 @@ def tensor3(draw, dtype, shape):
     dtype = np.dtype(dtype)
     big = (shape[0] * 2,) + shape[1:] if layout == "strided" else shape
     arr = draw(hnp.arrays(dtype, big))
-    return {"c": arr, "f": np.asfortranarray(arr), "strided": arr[::2],
-            "reversed": arr[:, ::-1]}[layout]
+    return {"c": arr, "f": np.asfortranarray(arr), "strided": arr[::2], "reversed": arr[:, ::-1]}[
+        layout
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -14,8 +14,25 @@ from test_ops_compiled import CASES
 
 from aotgraph.build.compiler import BASE_FLAGS
 
-OPS = ["maximum", "minimum", "floor_div", "mod", "sign", "round", "abs", "tanh", "exp", "log1p",
-       "sigmoid", "softplus", "erf", "pow", "arctan2", "isnan", "lt"]
+OPS = [
+    "maximum",
+    "minimum",
+    "floor_div",
+    "mod",
+    "sign",
+    "round",
+    "abs",
+    "tanh",
+    "exp",
+    "log1p",
+    "sigmoid",
+    "softplus",
+    "erf",
+    "pow",
+    "arctan2",
+    "isnan",
+    "lt",
+]
 NAMES = sorted(
     [f"{op}__{d}" for op in OPS for d in ("float32", "float64") if f"{op}__{d}" in CASES]
     + [n for n in CASES if n.startswith("cast__float")]
@@ -34,8 +51,26 @@ def _values(dtype, n, seed):
     rng = np.random.default_rng(seed)
     dt = np.dtype(dtype)
     if dt.kind == "f":
-        special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 1e30, -1e30,
-                            3e9, -3e9, 2.0**63, 1e-40], dt)
+        special = np.array(
+            [
+                np.nan,
+                np.inf,
+                -np.inf,
+                0.0,
+                -0.0,
+                0.5,
+                1.5,
+                2.5,
+                -2.5,
+                1e30,
+                -1e30,
+                3e9,
+                -3e9,
+                2.0**63,
+                1e-40,
+            ],
+            dt,
+        )
         vals = (rng.standard_normal(n) * 10).astype(dt)
         vals[rng.integers(0, n, n // 4)] = rng.choice(special, n // 4)
         return vals
@@ -65,5 +100,4 @@ def test_vectorized_kernel_matches_reference(compiled, name, nthreads):
             info = np.iinfo(out.dtype)
             ok = (arrays[0] >= info.min) & (arrays[0] < float(info.max) + 1)
             got, want = got[ok], want[ok]
-        assert_same(got, want, rtol=2e-5 if out.dtype == "float32" else 1e-12,
-                    atol=1e-30)
+        assert_same(got, want, rtol=2e-5 if out.dtype == "float32" else 1e-12, atol=1e-30)

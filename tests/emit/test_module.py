@@ -241,7 +241,9 @@ def test_threads_give_serial_results(mod):
         try:
             for _ in range(20):
                 for idx in range(k, len(inputs), 8):
-                    np.testing.assert_allclose(mod.affine(inputs[idx])[0], expected[idx], rtol=1e-12)
+                    np.testing.assert_allclose(
+                        mod.affine(inputs[idx])[0], expected[idx], rtol=1e-12
+                    )
                 mod.bump()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -259,8 +261,20 @@ def test_ir_and_build_info(mod):
     ir = mod.ir
     assert ir["module"] == PKG and ir["format"] == "aotgraph-ir"
     assert sorted(ir["functions"]) == sorted(
-        ["add", "affine", "bump", "compare", "constant", "ident", "loose", "odd", "scale",
-         "static", "step", "transposed"]
+        [
+            "add",
+            "affine",
+            "bump",
+            "compare",
+            "constant",
+            "ident",
+            "loose",
+            "odd",
+            "scale",
+            "static",
+            "step",
+            "transposed",
+        ]
     )
     info = mod.build_info
     assert info["aotgraph_version"] == ag.__version__ and info["c_abi_version"] == 1
@@ -326,17 +340,28 @@ def _clean_env(tmp_path):
 
 def test_bad_inputs_raise_documented_errors(built, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-c", BAD_INPUTS, built[1]], capture_output=True, text=True,
-        env=_clean_env(tmp_path), timeout=120,
+        [sys.executable, "-c", BAD_INPUTS, built[1]],
+        capture_output=True,
+        text=True,
+        env=_clean_env(tmp_path),
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     expected = {
-        "too_few": "TypeError", "too_many": "TypeError", "wrong_dtype": "TypeError",
-        "wrong_ndim": "TypeError", "string": "TypeError", "none": "TypeError",
-        "ragged": "ValueError", "object": "TypeError", "static_len": "ValueError",
-        "no_broadcast": "ValueError", "matmul_inner": "ValueError",
-        "update_shape": "ValueError", "complex": "TypeError",
+        "too_few": "TypeError",
+        "too_many": "TypeError",
+        "wrong_dtype": "TypeError",
+        "wrong_ndim": "TypeError",
+        "string": "TypeError",
+        "none": "TypeError",
+        "ragged": "ValueError",
+        "object": "TypeError",
+        "static_len": "ValueError",
+        "no_broadcast": "ValueError",
+        "matmul_inner": "ValueError",
+        "update_shape": "ValueError",
+        "complex": "TypeError",
     }
     assert {k: v[0] for k, v in got.items()} == expected
     for name in ("too_few", "wrong_dtype", "no_broadcast", "matmul_inner"):
@@ -358,8 +383,11 @@ def test_runs_without_compiler_or_aotgraph(built, tmp_path):
         """
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, built[1]], capture_output=True, text=True,
-        env=_clean_env(tmp_path), timeout=120,
+        [sys.executable, "-c", script, built[1]],
+        capture_output=True,
+        text=True,
+        env=_clean_env(tmp_path),
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[4.0, 6.0]"

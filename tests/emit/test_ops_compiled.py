@@ -20,8 +20,19 @@ from aotgraph.ops.elemwise import ELEMENTWISE_TABLE
 DTYPES = ["bool", "int8", "uint16", "int32", "int64", "uint64", "float32", "float64"]
 OPS_1 = sorted(n for n, (_, k, _) in ELEMENTWISE_TABLE.items() if k == 1)
 OPS_2 = sorted(n for n, (_, k, _) in ELEMENTWISE_TABLE.items() if k == 2)
-CAST_TARGETS = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                "uint64", "float32", "float64"]
+CAST_TARGETS = [
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float32",
+    "float64",
+]
 
 
 def _graph(op, dtypes, **params):
@@ -45,8 +56,13 @@ def _cases():
             g = _graph(op, [d, d])
             if g:
                 cases[f"{op}__{d}"] = g
-        for d1, d2 in (("int32", "float32"), ("uint8", "int8"), ("float32", "float64"),
-                       ("int64", "uint64"), ("bool", "int16")):
+        for d1, d2 in (
+            ("int32", "float32"),
+            ("uint8", "int8"),
+            ("float32", "float64"),
+            ("int64", "uint64"),
+            ("bool", "int16"),
+        ):
             g = _graph(op, [d1, d2])
             if g:
                 cases[f"{op}__{d1}_{d2}"] = g
@@ -61,10 +77,10 @@ def _cases():
     cases["switch__mixed"] = _graph("switch", ["float64", "int32", "float32"])
     x = at.tensor("float32", shape=(None, None), name="x")
     cases["const__affine"] = ([x], x * 2.5 + 1)
-    cases["const__pow"] = ([x], x ** 2)
+    cases["const__pow"] = ([x], x**2)
     cases["const__cmp"] = ([x], at.gt(x, 0))
     i = at.tensor("int32", shape=(None, None), name="i")
-    cases["const__ipow"] = ([i], i ** 3)
+    cases["const__ipow"] = ([i], i**3)
     s = at.tensor("float64", shape=(), name="s")
     y = at.tensor("float64", shape=(None, None), name="y")
     cases["scalar__input"] = ([s, y], at.maximum(y, s))
@@ -74,6 +90,7 @@ def _cases():
 
 
 CASES = _cases()
+
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
@@ -135,11 +152,15 @@ def _check(fn, inputs, out, args, rtol):
 def _run_case(compiled, name, data):
     inputs, out = CASES[name]
     shapes = data.draw(shapes_for(len(inputs)))
-    shapes = [tuple(1 if s == 1 else d for s, d in zip(v.type.shape, sh))
-              for v, sh in zip(inputs, shapes)]
-    args = [data.draw(operand(v.dtype, sh)) if v.ndim == 2 else
-            data.draw(hnp.arrays(np.dtype(v.dtype), (), elements=_elements(np.dtype(v.dtype))))
-            for v, sh in zip(inputs, shapes)]
+    shapes = [
+        tuple(1 if s == 1 else d for s, d in zip(v.type.shape, sh)) for v, sh in zip(inputs, shapes)
+    ]
+    args = [
+        data.draw(operand(v.dtype, sh))
+        if v.ndim == 2
+        else data.draw(hnp.arrays(np.dtype(v.dtype), (), elements=_elements(np.dtype(v.dtype))))
+        for v, sh in zip(inputs, shapes)
+    ]
     rtol = 2e-5 if out.dtype == "float32" else 1e-12
     _check(compiled[name], inputs, out, args, rtol)
 
@@ -164,15 +185,48 @@ def test_every_dtype_combination_on_extremes(compiled, op):
         for k, v in enumerate(inputs):
             dt = np.dtype(v.dtype)
             if dt.kind == "f":
-                vals = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 2.5, -2.5, np.nan, np.inf, -np.inf,
-                                 np.finfo(dt).max, np.finfo(dt).tiny, 3.0, 7.0], dt)
+                vals = np.array(
+                    [
+                        0.0,
+                        -0.0,
+                        1.0,
+                        -1.0,
+                        0.5,
+                        2.5,
+                        -2.5,
+                        np.nan,
+                        np.inf,
+                        -np.inf,
+                        np.finfo(dt).max,
+                        np.finfo(dt).tiny,
+                        3.0,
+                        7.0,
+                    ],
+                    dt,
+                )
             elif dt.kind == "b":
                 vals = np.array([True, False] * 7)
             else:
                 info = np.iinfo(dt)
-                vals = np.array([0, 1, -1 if dt.kind == "i" else 2, info.min, info.max, 2, 3,
-                                 7, -7 if dt.kind == "i" else 9, 5, info.min + 1, 100, 4, 6],
-                                dtype=dt)
+                vals = np.array(
+                    [
+                        0,
+                        1,
+                        -1 if dt.kind == "i" else 2,
+                        info.min,
+                        info.max,
+                        2,
+                        3,
+                        7,
+                        -7 if dt.kind == "i" else 9,
+                        5,
+                        info.min + 1,
+                        100,
+                        4,
+                        6,
+                    ],
+                    dtype=dt,
+                )
             args.append(np.roll(vals, k * 3).reshape(2, 7))
         if op == "pow" and np.dtype(out.dtype).kind in "iu":
             args[-1] = np.abs(args[-1].astype(np.int64)).clip(0, 3).astype(args[-1].dtype)
@@ -206,5 +260,6 @@ def test_column_operands_broadcast_along_the_inner_axis(compiled):
     c = np.array([[1.0], [2.0], [3.0]])
     np.testing.assert_array_equal(compiled["column__sub"](x, c)[0], x - c)
     np.testing.assert_array_equal(compiled["column__sub"](x[:, :1], c)[0], x[:, :1] - c)
-    np.testing.assert_array_equal(compiled["column__sub"](x.T[:3, :3], c.T[:, :3].T)[0],
-                                  x.T[:3, :3] - c)
+    np.testing.assert_array_equal(
+        compiled["column__sub"](x.T[:3, :3], c.T[:, :3].T)[0], x.T[:3, :3] - c
+    )

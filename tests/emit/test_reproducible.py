@@ -52,11 +52,21 @@ def _build_in_subprocess(root):
         f"print(build_module(t._spec(), {str(out)!r}))"
     )
     root_dir = os.path.dirname(os.path.dirname(here))
-    env = dict(os.environ, AOTGRAPH_CACHE=str(cache), PYTHONHASHSEED="12345",
-               PYTHONPATH=os.pathsep.join(filter(None, [root_dir, os.environ.get("PYTHONPATH")])),
-               SOURCE_DATE_EPOCH="1700000000")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        AOTGRAPH_CACHE=str(cache),
+        PYTHONHASHSEED="12345",
+        PYTHONPATH=os.pathsep.join(filter(None, [root_dir, os.environ.get("PYTHONPATH")])),
+        SOURCE_DATE_EPOCH="1700000000",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (entry,) = os.listdir(cache / "entries")
     return proc.stdout.strip().splitlines()[-1], cache / "entries" / entry
@@ -77,8 +87,14 @@ def test_two_builds_are_identical(tmp_path, monkeypatch):
     pkg2, entry2 = _build_in_subprocess(tmp_path / "second" / "deeper")
     sources1, sources2 = _digests(entry1), _digests(entry2)
     assert [n for n in sources1 if n.endswith(".c")] == [
-        "ag_blas.c", "ag_fn_nudge.c", "ag_fn_predict.c", "ag_graph.c", "ag_runtime.c",
-        "ag_threads.c", "ag_workspace.c", "ag_wrapper.c",
+        "ag_blas.c",
+        "ag_fn_nudge.c",
+        "ag_fn_predict.c",
+        "ag_graph.c",
+        "ag_runtime.c",
+        "ag_threads.c",
+        "ag_workspace.c",
+        "ag_wrapper.c",
     ]
     assert sources1 == sources2, [n for n in sources1 if sources1[n] != sources2.get(n)]
     files1, files2 = _digests(pkg1), _digests(pkg2)

@@ -21,8 +21,11 @@ def _away_from_zero(rng, shape, lo=0.3, hi=2.0):
 def _fractional(rng, shape):
     """Values whose fractional part stays away from 0 and 0.5 (the kinks of
     floor, ceil, round, trunc)."""
-    return rng.integers(-3, 3, size=shape) + rng.uniform(0.1, 0.4, size=shape) + \
-        rng.choice([0.0, 0.5], size=shape)
+    return (
+        rng.integers(-3, 3, size=shape)
+        + rng.uniform(0.1, 0.4, size=shape)
+        + rng.choice([0.0, 0.5], size=shape)
+    )
 
 
 #: name -> sampler(rng, shape): where each function is smooth
@@ -53,19 +56,49 @@ def check(fun, arrays, target="py", **kwargs):
 # --- elementwise ops and where each is smooth ------------------------------
 
 UNARY_DOMAINS = {
-    "neg": "real", "abs": "nonzero", "exp": "real", "exp2": "real", "log": "pos",
-    "log2": "pos", "log10": "pos", "log1p": "pos", "expm1": "real", "sqrt": "pos",
-    "sigmoid": "real", "softplus": "real", "erf": "real", "erfc": "real", "sin": "real",
-    "cos": "real", "tan": "small", "arcsin": "unit", "arccos": "unit", "arctan": "real",
-    "sinh": "real", "cosh": "real", "tanh": "real", "arcsinh": "real", "arccosh": "gt1",
-    "arctanh": "unit", "sign": "nonzero", "floor": "fractional", "ceil": "fractional",
-    "round": "fractional", "trunc": "fractional",
+    "neg": "real",
+    "abs": "nonzero",
+    "exp": "real",
+    "exp2": "real",
+    "log": "pos",
+    "log2": "pos",
+    "log10": "pos",
+    "log1p": "pos",
+    "expm1": "real",
+    "sqrt": "pos",
+    "sigmoid": "real",
+    "softplus": "real",
+    "erf": "real",
+    "erfc": "real",
+    "sin": "real",
+    "cos": "real",
+    "tan": "small",
+    "arcsin": "unit",
+    "arccos": "unit",
+    "arctan": "real",
+    "sinh": "real",
+    "cosh": "real",
+    "tanh": "real",
+    "arcsinh": "real",
+    "arccosh": "gt1",
+    "arctanh": "unit",
+    "sign": "nonzero",
+    "floor": "fractional",
+    "ceil": "fractional",
+    "round": "fractional",
+    "trunc": "fractional",
 }
 BINARY_DOMAINS = {
-    "add": ("real", "real"), "sub": ("real", "real"), "mul": ("real", "real"),
-    "true_div": ("real", "nonzero"), "pow": ("pos", "real"), "arctan2": ("nonzero", "nonzero"),
+    "add": ("real", "real"),
+    "sub": ("real", "real"),
+    "mul": ("real", "real"),
+    "true_div": ("real", "nonzero"),
+    "pow": ("pos", "real"),
+    "arctan2": ("nonzero", "nonzero"),
     # kink-free pairs: |a - b| >= 0.2 for maximum/minimum, a / b off the integers for mod
-    "maximum": ("big", "mid"), "minimum": ("big", "mid"), "floor_div": ("numerator", "divisor"),
+    "maximum": ("big", "mid"),
+    "minimum": ("big", "mid"),
+    "floor_div": ("numerator", "divisor"),
     "mod": ("numerator", "divisor"),
 }
 ZERO_GRADIENT = {"sign", "floor", "ceil", "round", "trunc", "floor_div"}

@@ -14,10 +14,13 @@ x, y = at.fmatrix("x"), at.fvector("y")
 
 
 def float64_nodes(outputs):
-    return sorted({
-        v.owner.op.name if v.owner is not None else repr(v)
-        for v in ancestors(outputs) if v.dtype == "float64"
-    })
+    return sorted(
+        {
+            v.owner.op.name if v.owner is not None else repr(v)
+            for v in ancestors(outputs)
+            if v.dtype == "float64"
+        }
+    )
 
 
 EXPRESSIONS = {

@@ -15,7 +15,7 @@ from aotgraph.gradient import DisconnectedInputError, disconnected_grad
 
 def test_primer_listing_2_gradient_of_sum_of_squares():
     x = at.dvector("x")
-    gy = ag.grad((x ** 2).sum(), x)
+    gy = ag.grad((x**2).sum(), x)
     f = ag.function([x], gy, target="py")
     assert np.array_equal(f([1.0, 2.0]), [2.0, 4.0])
 
@@ -32,7 +32,7 @@ def test_primer_listing_3_linear_regression_matches_numpy_trajectory():
     na, nb = a0.copy(), b0
     for _ in range(10):
         err = xs @ na + nb - ys
-        expected_cost = (err ** 2).mean()
+        expected_cost = (err**2).mean()
         grad_a, grad_b = 2 * xs.T @ err / len(ys), 2 * err.mean()
         got_cost = train(xs, ys)
         na, nb = na - lr * grad_a, nb - lr * grad_b
@@ -75,7 +75,7 @@ def test_integer_paths_carry_no_gradient():
 
 def test_consider_constant_blocks_the_flow_through_a_variable():
     x = at.dscalar("x")
-    h = x ** 2
+    h = x**2
     cost = h * x  # d/dx = 3x**2 normally; with h constant: h = x**2
     normal = ag.grad(cost, x)
     blocked = ag.grad(cost, x, consider_constant=[h])
@@ -103,7 +103,7 @@ def test_known_grads_injects_gradients():
 
 def test_disconnected_inputs_raise_warn_or_ignore():
     x, y = at.dvector("x"), at.dvector("y")
-    cost = (x ** 2).sum()
+    cost = (x**2).sum()
     with pytest.raises(DisconnectedInputError, match="does not depend on y"):
         ag.grad(cost, [x, y])
     assert issubclass(DisconnectedInputError, ValueError)
@@ -144,7 +144,7 @@ def test_gradient_with_respect_to_shared_and_intermediate_variables():
     w = ag.shared(np.array([1.0, -2.0]), name="w")
     x = at.dvector("x")
     h = w * x
-    cost = (h ** 2).sum()
+    cost = (h**2).sum()
     gw, gh = ag.grad(cost, [w, h])
     xv = np.array([3.0, 0.5])
     hv = np.array([1.0, -2.0]) * xv
@@ -155,7 +155,7 @@ def test_gradient_with_respect_to_shared_and_intermediate_variables():
 def test_float32_stays_float32_through_mixed_constants():
     x = at.fvector("x")
     w = ag.shared(np.array([0.5, 2.0], "float32"))
-    cost = (at.tanh(x * w) * 3.0 + at.log(at.exp(x) + 1.0) / 2.0 + x ** 2).mean()
+    cost = (at.tanh(x * w) * 3.0 + at.log(at.exp(x) + 1.0) / 2.0 + x**2).mean()
     gx, gw = ag.grad(cost, [x, w])
     assert gx.dtype == gw.dtype == "float32"
     out = ag.function([x], [gx, gw], target="py")(np.array([0.1, -0.3], "float32"))

@@ -23,10 +23,12 @@ import aotgraph.tensor as at
 from aotgraph.errors import GradientError
 from aotgraph.ops.base import OPS
 
+
 def test_every_differentiable_elementwise_op_is_covered():
     covered = set(UNARY_DOMAINS) | set(BINARY_DOMAINS)
     differentiable = {
-        n for n, d in OPS.items()
+        n
+        for n, d in OPS.items()
         if "elementwise" in d.categories and d.nondiff is None and n not in ("switch", "cast")
     }
     assert differentiable - covered == set()
@@ -83,7 +85,7 @@ def test_abs_gradient_at_zero_is_zero():
 
 def test_pow_gradients_at_zero():
     x, y = at.dscalar("x"), at.dscalar("y")
-    gx, gy = ag.grad(x ** y, [x, y])
+    gx, gy = ag.grad(x**y, [x, y])
     f = ag.function([x, y], [gx, gy], target="py")
     # d/dx x**2 = 0, d/dx x**1 = 1, d/dx x**0 = 0 at x = 0; d/dy 0**y = 0 for y > 0
     assert np.allclose(f(0.0, 2.0), [0.0, 0.0])
@@ -121,13 +123,16 @@ def test_switch_routes_the_gradient_and_none_to_the_condition():
     assert np.array_equal(ag.grad(cost, c).eval(vals), np.zeros(3))
     c2 = at.dvector("c2")  # a float condition gets a zero gradient, as in Theano
     g_float_cond = ag.grad(at.switch(c2, a, b).sum(), c2)
-    assert np.array_equal(g_float_cond.eval({c2: [0.0, 1.0, 2.0], a: [1, 1, 1.0], b: 1.0}),
-                          np.zeros(3))
+    assert np.array_equal(
+        g_float_cond.eval({c2: [0.0, 1.0, 2.0], a: [1, 1, 1.0], b: 1.0}), np.zeros(3)
+    )
 
 
 def test_switch_gradient_vs_finite_differences():
-    check(lambda a, b: at.switch(a > 0.1, at.exp(a), b * a), [
-        np.array([-0.5, 0.4, 1.0, -1.2]), np.array([0.3, -0.7, 2.0, 1.0])])
+    check(
+        lambda a, b: at.switch(a > 0.1, at.exp(a), b * a),
+        [np.array([-0.5, 0.4, 1.0, -1.2]), np.array([0.3, -0.7, 2.0, 1.0])],
+    )
 
 
 def test_comparisons_and_isnan_carry_no_gradient():
@@ -152,8 +157,16 @@ def test_cast_gradient_keeps_the_input_dtype_and_stops_at_integers():
 
 def test_float32_gradients_stay_float32():
     x = at.fvector("x")
-    exprs = [at.exp(x) * 2.0, at.sqrt(abs(x) + 1) / 3, at.nnet.sigmoid(x), x ** 3, at.erf(x),
-             at.arctan2(x, 2.0), at.clip(x, 0, 1), at.tanh(x) * at.sin(x)]
+    exprs = [
+        at.exp(x) * 2.0,
+        at.sqrt(abs(x) + 1) / 3,
+        at.nnet.sigmoid(x),
+        x**3,
+        at.erf(x),
+        at.arctan2(x, 2.0),
+        at.clip(x, 0, 1),
+        at.tanh(x) * at.sin(x),
+    ]
     for expr in exprs:
         g = ag.grad(expr.sum(), x)
         assert g.dtype == "float32", expr
@@ -162,8 +175,10 @@ def test_float32_gradients_stay_float32():
 
 def test_float32_verify_grad():
     rng = np.random.default_rng(0)
-    check(lambda a, b: at.tanh(a) * b + at.log1p(b * b),
-          [rng.normal(size=(3, 2)).astype("float32"), rng.normal(size=(2,)).astype("float32")])
+    check(
+        lambda a, b: at.tanh(a) * b + at.log1p(b * b),
+        [rng.normal(size=(3, 2)).astype("float32"), rng.normal(size=(2,)).astype("float32")],
+    )
 
 
 def test_gradient_with_respect_to_an_integer_input_is_a_clear_error():
@@ -178,5 +193,10 @@ def test_targets_fixture_lists_the_reference_interpreter(targets):  # noqa: F811
 
 def test_cast_between_float_dtypes_vs_finite_differences():
     rng = np.random.default_rng(4)
-    check(lambda v: at.cast(at.cast(v, "float32"), "float64") * 2.0 + at.cast(v, "float64"),
-          [rng.normal(size=(2, 3))], eps=1e-3, abs_tol=1e-3, rel_tol=1e-3)  # float32 rounding
+    check(
+        lambda v: at.cast(at.cast(v, "float32"), "float64") * 2.0 + at.cast(v, "float64"),
+        [rng.normal(size=(2, 3))],
+        eps=1e-3,
+        abs_tol=1e-3,
+        rel_tol=1e-3,
+    )  # float32 rounding

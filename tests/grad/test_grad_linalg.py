@@ -42,8 +42,11 @@ TENSORDOT_CASES = [
 @pytest.mark.parametrize("sa,sb,axes", TENSORDOT_CASES)
 def test_tensordot_vs_finite_differences(target, sa, sb, axes):
     rng = np.random.default_rng(len(sa) * 10 + len(sb))
-    check(lambda a, b: at.tensordot(a, b, axes=axes),
-          [rng.normal(size=sa), rng.normal(size=sb)], target)
+    check(
+        lambda a, b: at.tensordot(a, b, axes=axes),
+        [rng.normal(size=sa), rng.normal(size=sb)],
+        target,
+    )
 
 
 @pytest.mark.parametrize("target", TEST_TARGETS)

@@ -35,8 +35,11 @@ def test_crossentropy_with_class_indices_vs_finite_differences(target, seed, n, 
     p = rng.uniform(0.2, 1.0, size=(n, k))
     check(lambda v: at.nnet.categorical_crossentropy(v, y), [p], target)
     # through a softmax, as a classifier uses it
-    check(lambda v: at.nnet.categorical_crossentropy(at.nnet.softmax(v), y),
-          [rng.normal(size=(n, k))], target)
+    check(
+        lambda v: at.nnet.categorical_crossentropy(at.nnet.softmax(v), y),
+        [rng.normal(size=(n, k))],
+        target,
+    )
 
 
 @pytest.mark.parametrize("target", TEST_TARGETS)
@@ -75,8 +78,15 @@ def test_crossentropy_hessian_through_its_gradient_op():
 @pytest.mark.parametrize("target", TEST_TARGETS)
 def test_activations_vs_finite_differences(target):
     x = np.array([-2.5, -0.7, -0.2, 0.3, 1.1, 4.0])
-    for fn in (at.nnet.sigmoid, at.nnet.softplus, at.nnet.relu, at.nnet.elu, at.nnet.gelu,
-               lambda v: at.nnet.relu(v, 0.2), lambda v: at.nnet.elu(v, 0.3)):
+    for fn in (
+        at.nnet.sigmoid,
+        at.nnet.softplus,
+        at.nnet.relu,
+        at.nnet.elu,
+        at.nnet.gelu,
+        lambda v: at.nnet.relu(v, 0.2),
+        lambda v: at.nnet.elu(v, 0.3),
+    ):
         check(fn, [x], target)
 
 

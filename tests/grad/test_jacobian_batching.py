@@ -17,7 +17,7 @@ EXPRESSIONS = {
     "softmax": lambda: at.nnet.softmax(at.dot(w, x)) * x[:2],
     "log_softmax_axis0": lambda: at.nnet.log_softmax(w * x, axis=0).sum(axis=1),
     "crossentropy": lambda: at.nnet.categorical_crossentropy(at.nnet.softmax(w * x), LABELS),
-    "prod_max": lambda: at.prod(w * x, axis=1) + at.max(w * x ** 2, axis=1),
+    "prod_max": lambda: at.prod(w * x, axis=1) + at.max(w * x**2, axis=1),
     "var_logsumexp": lambda: at.var(w * x, axis=1) + at.logsumexp(w * x, axis=1),
     "broadcast": lambda: (w + x).sum(axis=1) * x[1:],
     "matvec_left": lambda: at.dot(x, w.T) + at.matmul(x, at.outer(x, x))[:2],
@@ -27,7 +27,8 @@ EXPRESSIONS = {
     "concatenate": lambda: at.concatenate([x, w[0] * x, at.stack([x[0] * x[1]])]),
     "gradient": lambda: ag.grad((at.tanh(at.dot(w, x)) ** 2).sum() + at.nnet.softplus(x).sum(), x),
     "gradient_of_crossentropy": lambda: ag.grad(
-        at.nnet.categorical_crossentropy(at.nnet.softmax(w * x), LABELS).sum(), x),
+        at.nnet.categorical_crossentropy(at.nnet.softmax(w * x), LABELS).sum(), x
+    ),
 }
 
 
@@ -46,6 +47,7 @@ def finite_difference_jacobian(f, args, which, eps=1e-6):
 @pytest.fixture
 def batched_only(monkeypatch):
     """Fail if jacobian falls back to building rows one by one."""
+
     def refuse(*args):
         raise AssertionError("jacobian fell back to row-by-row construction")
 
@@ -85,7 +87,7 @@ def test_without_a_batching_rule_the_rows_are_built_one_by_one(monkeypatch, stat
     rng = np.random.default_rng(3)
     xv, wv = rng.normal(size=3), rng.normal(size=(2, 3))
     t = np.tanh(wv @ xv)
-    assert np.allclose(jx.eval({xs: xv, w: wv}), (1 - t ** 2)[:, None] * wv)
+    assert np.allclose(jx.eval({xs: xv, w: wv}), (1 - t**2)[:, None] * wv)
 
 
 def test_batch_graph_computes_every_batch_element():

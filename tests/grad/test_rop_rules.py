@@ -54,8 +54,9 @@ REDUCTIONS_AND_FRIENDS = {
     "softmax": lambda v: at.nnet.softmax(v, axis=1),
     "log_softmax": lambda v: at.nnet.log_softmax(v),
     "crossentropy": lambda v: at.nnet.categorical_crossentropy(
-        at.nnet.softmax(v.reshape((6, 4))), np.array([0, 3, 1, 2, 2, 0])),
-    "switch_cast": lambda v: at.switch(v > 0, v * 2.0, v ** 2) + at.cast(v > 0.5, "float64") * v,
+        at.nnet.softmax(v.reshape((6, 4))), np.array([0, 3, 1, 2, 2, 0])
+    ),
+    "switch_cast": lambda v: at.switch(v > 0, v * 2.0, v**2) + at.cast(v > 0.5, "float64") * v,
     "sum_to_like": lambda v: sum_to_like(v * v, v[0:1, :, 0:1]),
 }
 
@@ -76,5 +77,7 @@ def test_matmul_rop(shapes, seed):
 
 def test_crossentropy_gradient_rop_uses_the_transposed_vjp():
     y = np.array([1, 0, 2])
-    check_rop(lambda p: ag.grad(at.nnet.categorical_crossentropy(p, y).sum(), p),
-              [np.random.default_rng(4).uniform(0.2, 1.0, size=(3, 3))])
+    check_rop(
+        lambda p: ag.grad(at.nnet.categorical_crossentropy(p, y).sum(), p),
+        [np.random.default_rng(4).uniform(0.2, 1.0, size=(3, 3))],
+    )

@@ -34,7 +34,7 @@ def test_jacobian_of_closed_form_functions():
 
 def test_jacobian_of_a_scalar_is_the_gradient_and_errors_are_clear():
     x = vec("x")
-    assert np.allclose(ag.jacobian((x ** 2).sum(), x).eval({x: [1.0, 2.0, 3.0]}), [2, 4, 6])
+    assert np.allclose(ag.jacobian((x**2).sum(), x).eval({x: [1.0, 2.0, 3.0]}), [2, 4, 6])
     with pytest.raises(GradientError, match="must be a vector or a scalar"):
         ag.jacobian(at.dmatrix("m") * 2, at.dmatrix("m"))
 
@@ -60,16 +60,16 @@ def test_hessian_of_closed_form_functions():
     a = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, -1.0], [0.0, -1.0, 4.0]])
     quad = 0.5 * at.dot(x, at.dot(a, x))
     assert np.allclose(ag.hessian(quad, x).eval({x: xv}), a)
-    cubic_exp = (x ** 3).sum() + at.exp(x.sum())
+    cubic_exp = (x**3).sum() + at.exp(x.sum())
     expected = np.diag(6 * xv) + np.exp(xv.sum())
     assert np.allclose(ag.hessian(cubic_exp, x).eval({x: xv}), expected)
     xd = at.dvector("xd")  # dynamic length: built with scan
     assert np.allclose(ag.hessian(0.5 * at.dot(xd, at.dot(a, xd)), xd).eval({xd: xv}), a)
     y = vec("y", 2)
-    hx, hy = ag.hessian((x ** 2).sum() * (y ** 2).sum(), [x, y])
+    hx, hy = ag.hessian((x**2).sum() * (y**2).sum(), [x, y])
     vals = {x: xv, y: np.array([1.0, 2.0])}
     assert np.allclose(hx.eval(vals), 2 * 5.0 * np.eye(3))
-    assert np.allclose(hy.eval(vals), 2 * (xv ** 2).sum() * np.eye(2))
+    assert np.allclose(hy.eval(vals), 2 * (xv**2).sum() * np.eye(2))
 
 
 @settings(max_examples=10)
@@ -80,15 +80,18 @@ def test_rop_and_lop_are_jacobian_vector_products(seed):
     v, u = at.dvector("v"), at.dvector("u")
     exprs = [
         at.tanh(at.dot(w, x)) * at.nnet.sigmoid(x.sum()),
-        at.nnet.softmax(at.dot(w, x)) + at.prod(x) * at.max(at.dot(w, x ** 2)),
+        at.nnet.softmax(at.dot(w, x)) + at.prod(x) * at.max(at.dot(w, x**2)),
         at.nnet.log_softmax(at.dot(w, at.clip(x, -0.5, 0.5))) / (1.0 + x.mean() ** 2),
     ]
-    vals = {x: rng.normal(size=3), w: rng.normal(size=(2, 3)), v: rng.normal(size=3),
-            u: rng.normal(size=2)}
+    vals = {
+        x: rng.normal(size=3),
+        w: rng.normal(size=(2, 3)),
+        v: rng.normal(size=3),
+        u: rng.normal(size=2),
+    }
     for expr in exprs:
         j = ag.jacobian(expr, x)
-        f = ag.function([x, w, v, u], [j, ag.Rop(expr, x, v), ag.Lop(expr, x, u)],
-                        target="py")
+        f = ag.function([x, w, v, u], [j, ag.Rop(expr, x, v), ag.Lop(expr, x, u)], target="py")
         jv, rop, lop = f(vals[x], vals[w], vals[v], vals[u])
         assert np.allclose(rop, jv @ vals[v])
         assert np.allclose(lop, vals[u] @ jv)
@@ -97,16 +100,21 @@ def test_rop_and_lop_are_jacobian_vector_products(seed):
 def test_rop_vs_finite_differences_and_structure():
     x, y = at.dvector("x"), at.dmatrix("y")
     v, vy = at.dvector("v"), at.dmatrix("vy")
-    outs = ag.Rop([at.dot(y, at.exp(x)), (y ** 2).sum()], [x, y], [v, vy])
+    outs = ag.Rop([at.dot(y, at.exp(x)), (y**2).sum()], [x, y], [v, vy])
     assert isinstance(outs, list) and len(outs) == 2
     rng = np.random.default_rng(2)
-    xv, yv, vv, vyv = rng.normal(size=3), rng.normal(size=(2, 3)), rng.normal(size=3), \
-        rng.normal(size=(2, 3))
+    xv, yv, vv, vyv = (
+        rng.normal(size=3),
+        rng.normal(size=(2, 3)),
+        rng.normal(size=3),
+        rng.normal(size=(2, 3)),
+    )
     f = ag.function([x, y, v, vy], outs, target="py")
     got = f(xv, yv, vv, vyv)
     eps = 1e-6
-    fd0 = ((yv + eps * vyv) @ np.exp(xv + eps * vv) - (yv - eps * vyv) @ np.exp(xv - eps * vv)) \
-        / (2 * eps)
+    fd0 = ((yv + eps * vyv) @ np.exp(xv + eps * vv) - (yv - eps * vyv) @ np.exp(xv - eps * vv)) / (
+        2 * eps
+    )
     fd1 = (((yv + eps * vyv) ** 2).sum() - ((yv - eps * vyv) ** 2).sum()) / (2 * eps)
     assert np.allclose(got[0], fd0, atol=1e-6) and np.isclose(got[1], fd1)
 
@@ -141,16 +149,22 @@ def test_second_derivative_of_tanh_of_dot_vs_finite_differences_of_the_first():
     grad_fn = ag.function([x, w], g, target="py")
     hv = ag.function([x, w], h, target="py")(xv, wv)
     eps = 1e-6
-    fd = np.stack([(grad_fn(xv + eps * e, wv) - grad_fn(xv - eps * e, wv)) / (2 * eps)
-                   for e in np.eye(3)], axis=1)
+    fd = np.stack(
+        [(grad_fn(xv + eps * e, wv) - grad_fn(xv - eps * e, wv)) / (2 * eps) for e in np.eye(3)],
+        axis=1,
+    )
     assert np.allclose(hv, fd, atol=1e-6)
     t = np.tanh(wv @ xv)  # and against the closed form W^T diag(-2 t (1 - t^2)) W
-    assert np.allclose(hv, wv.T @ np.diag(-2 * t * (1 - t ** 2)) @ wv)
+    assert np.allclose(hv, wv.T @ np.diag(-2 * t * (1 - t**2)) @ wv)
 
 
 def test_every_differentiable_op_of_these_families_has_a_jvp():
-    families = ("aotgraph.ops.elemwise", "aotgraph.ops.reduce", "aotgraph.ops.linalg",
-                "aotgraph.ops.nnet")
+    families = (
+        "aotgraph.ops.elemwise",
+        "aotgraph.ops.reduce",
+        "aotgraph.ops.linalg",
+        "aotgraph.ops.nnet",
+    )
     own = [n for n, d in OPS.items() if d.infer.__module__ in families]
     assert len(own) > 50
     missing = {n for n in own if OPS[n].vjp is not None and OPS[n].jvp is None}
@@ -169,8 +183,12 @@ def test_second_derivatives_of_every_elementwise_op(name):
         da, db = BINARY_DOMAINS[name]
         a, b = sample(da, rng, (2, 3)), sample(db, rng, (3,))
         f = elementwise_fn(name)
-        check(lambda u, v: ag.grad((f(u, v) ** 2).sum(), [u, v])[0]
-              + ag.grad((f(u, v) ** 2).sum(), [u, v])[1], [a, b])
+        check(
+            lambda u, v: (
+                ag.grad((f(u, v) ** 2).sum(), [u, v])[0] + ag.grad((f(u, v) ** 2).sum(), [u, v])[1]
+            ),
+            [a, b],
+        )
 
 
 @pytest.mark.parametrize("name", ["sum", "prod", "max", "softmax", "log_softmax", "matmul"])
@@ -178,7 +196,7 @@ def test_second_derivatives_of_reductions_matmul_and_softmax(name):
     rng = np.random.default_rng(6)
     x = rng.permutation(12).reshape(3, 4) * 0.2 - 1.1
     fns = {
-        "sum": lambda v: at.sum(v ** 3, axis=0),
+        "sum": lambda v: at.sum(v**3, axis=0),
         "prod": lambda v: at.prod(v, axis=1),
         "max": lambda v: at.max(at.exp(v), axis=(0, 1)),
         "softmax": lambda v: at.nnet.softmax(v, axis=0),

@@ -19,9 +19,12 @@ def test_verify_grad_is_public_under_ag_gradient():
 @pytest.mark.parametrize("method", ["central", "forward"])
 def test_correct_gradients_pass(method):
     rng = np.random.default_rng(0)
-    verify_grad(lambda a, b: at.tanh(at.dot(a, b)), [rng.normal(size=(2, 3)),
-                                                      rng.normal(size=(3,))],
-                rng=rng, method=method)
+    verify_grad(
+        lambda a, b: at.tanh(at.dot(a, b)),
+        [rng.normal(size=(2, 3)), rng.normal(size=(3,))],
+        rng=rng,
+        method=method,
+    )
 
 
 def test_a_wrong_gradient_is_reported_with_its_worst_element():
@@ -29,8 +32,7 @@ def test_a_wrong_gradient_is_reported_with_its_worst_element():
     # error |v| / (|2v + 3v^2| + |v + 3v^2|) is largest at v = 0.5
     x = np.array([-3.0, 1.0, 0.5])
     with pytest.raises(GradientCheckError) as info:
-        verify_grad(lambda v: v * disconnected_grad(v) + v ** 3, [x],
-                    rng=np.random.default_rng(1))
+        verify_grad(lambda v: v * disconnected_grad(v) + v**3, [x], rng=np.random.default_rng(1))
     err = info.value
     assert err.arg == 0 and err.index == (2,)
     assert np.isclose(err.numeric / err.analytic, 1.75 / 1.25, rtol=1e-5)
@@ -52,7 +54,7 @@ def test_numeric_grad_matches_a_closed_form():
     for method in ("central", "forward"):
         (g,) = numeric_grad(lambda v: float(np.sum(np.sin(v) * v)), [x.copy()], method=method)
         assert np.allclose(g, np.cos(x) * x + np.sin(x), atol=1e-5)
-    (g32,) = numeric_grad(lambda v: np.float32(np.sum(v ** 2)), [x.astype("float32")])
+    (g32,) = numeric_grad(lambda v: np.float32(np.sum(v**2)), [x.astype("float32")])
     assert np.allclose(g32, 2 * x, rtol=1e-2)
 
 
@@ -75,4 +77,4 @@ def test_bad_arguments_are_clear_errors():
 
 
 def test_unoptimized_mode_and_integer_seed():
-    verify_grad(lambda v: at.log1p(v ** 2), [np.array([0.3, 2.0])], rng=3, mode="FAST_COMPILE")
+    verify_grad(lambda v: at.log1p(v**2), [np.array([0.3, 2.0])], rng=3, mode="FAST_COMPILE")

@@ -44,8 +44,21 @@ def _problems(name):
 
 
 def test_the_registry_holds_the_core_ops():
-    expected = {"add", "exp", "sum", "max", "matmul", "softmax", "log_softmax",
-                "crossentropy_1hot", "dimshuffle", "reshape", "sum_to_like", "switch", "cast"}
+    expected = {
+        "add",
+        "exp",
+        "sum",
+        "max",
+        "matmul",
+        "softmax",
+        "log_softmax",
+        "crossentropy_1hot",
+        "dimshuffle",
+        "reshape",
+        "sum_to_like",
+        "switch",
+        "cast",
+    }
     assert expected <= set(ALL_OPS)
 
 

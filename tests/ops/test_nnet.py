@@ -71,8 +71,9 @@ def test_categorical_crossentropy_with_a_distribution(seed, n, k):
     got = run(at.nnet.categorical_crossentropy, p, t)
     assert np.allclose(got, -(t * np.log(p)).sum(axis=-1))
     onehot = np.eye(k, dtype="int64")[rng.integers(0, k, size=n)]
-    assert np.allclose(run(at.nnet.categorical_crossentropy, p, onehot),
-                       -np.log((p * onehot).sum(axis=-1)))
+    assert np.allclose(
+        run(at.nnet.categorical_crossentropy, p, onehot), -np.log((p * onehot).sum(axis=-1))
+    )
 
 
 def test_categorical_crossentropy_errors_name_the_problem():
@@ -117,8 +118,13 @@ def test_relu_keeps_nan_and_dtype():
 
 def test_nnet_exports():
     assert set(at.nnet.__all__) >= {
-        "sigmoid", "softplus", "relu", "softmax", "log_softmax",
-        "categorical_crossentropy", "binary_crossentropy",
+        "sigmoid",
+        "softplus",
+        "relu",
+        "softmax",
+        "log_softmax",
+        "categorical_crossentropy",
+        "binary_crossentropy",
     }
 
 

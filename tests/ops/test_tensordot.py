@@ -63,15 +63,16 @@ def test_outer_batched_dot_and_dot_match_numpy(seed):
     assert np.allclose(at.outer(a, b).eval({a: x, b: y}), np.outer(x, y))
     bx, by = rng.normal(size=(3, 2, 4)), rng.normal(size=(3, 4, 5))
     t3, u3 = at.dtensor3("t3"), at.dtensor3("u3")
-    assert np.allclose(at.batched_dot(t3, u3).eval({t3: bx, u3: by}),
-                       np.einsum("bij,bjk->bik", bx, by))
+    assert np.allclose(
+        at.batched_dot(t3, u3).eval({t3: bx, u3: by}), np.einsum("bij,bjk->bik", bx, by)
+    )
     m1, m2 = at.dmatrix("m1"), at.dmatrix("m2")
     vx, vy = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     assert np.allclose(at.batched_dot(m1, m2).eval({m1: vx, m2: vy}), (vx * vy).sum(axis=1))
-    assert np.allclose(at.batched_dot(m1, u3).eval({m1: vx, u3: by}),
-                       np.einsum("bj,bjk->bk", vx, by))
-    assert np.allclose(at.dot(t3, m2).eval({t3: bx, m2: rng.normal(size=(4, 2))}).shape,
-                       (3, 2, 2))
+    assert np.allclose(
+        at.batched_dot(m1, u3).eval({m1: vx, u3: by}), np.einsum("bj,bjk->bk", vx, by)
+    )
+    assert np.allclose(at.dot(t3, m2).eval({t3: bx, m2: rng.normal(size=(4, 2))}).shape, (3, 2, 2))
     w = rng.normal(size=(4, 2))
     assert np.allclose(at.dot(t3, m2).eval({t3: bx, m2: w}), np.dot(bx, w))
 

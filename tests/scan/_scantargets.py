@@ -16,11 +16,15 @@ def _cpu_available():
     if os.environ.get("AOTGRAPH_TEST_CPU", "1") == "0":
         return False
     try:
-        return all(importlib.util.find_spec(m) is not None
-                   for m in ("aotgraph.build", "aotgraph.emit.c_scan", "cffi"))
+        return all(
+            importlib.util.find_spec(m) is not None
+            for m in ("aotgraph.build", "aotgraph.emit.c_scan", "cffi")
+        )
     except ImportError:
         return False
 
 
 CPU_AVAILABLE = _cpu_available()
-TARGETS = ["py"] + (["cpu"] if CPU_AVAILABLE and os.environ.get("AOTGRAPH_SCAN_ALL_TARGETS") == "1" else [])
+TARGETS = ["py"] + (
+    ["cpu"] if CPU_AVAILABLE and os.environ.get("AOTGRAPH_SCAN_ALL_TARGETS") == "1" else []
+)

@@ -17,23 +17,32 @@ COUNTER = ag.shared(np.float64(0.0), name="counter")
 
 
 def rnn(x, h0, W, U, b):
-    hs, _ = ag.scan(lambda xt, h, W, U, b: at.tanh(xt @ W + h @ U + b), sequences=x,
-                    outputs_info=h0, non_sequences=[W, U, b])
+    hs, _ = ag.scan(
+        lambda xt, h, W, U, b: at.tanh(xt @ W + h @ U + b),
+        sequences=x,
+        outputs_info=h0,
+        non_sequences=[W, U, b],
+    )
     return hs
 
 
 def _cases(mod):
     x = at.dvector("x")
     second, _ = ag.scan(lambda a, b, c: a - 2 * b + c, sequences=dict(input=x, taps=[-1, 0, 1]))
-    back, _ = ag.scan(lambda a, acc: acc * 10 + a, sequences=x, outputs_info=at.constant(0.0),
-                      go_backwards=True)
+    back, _ = ag.scan(
+        lambda a, acc: acc * 10 + a, sequences=x, outputs_info=at.constant(0.0), go_backwards=True
+    )
     mod.function("taps_and_backwards", [x], [second, back])
     x0, n = at.lvector("x0"), at.lscalar("n")
     fib, _ = ag.scan(lambda a, b: a + b, outputs_info=dict(initial=x0, taps=[-2, -1]), n_steps=n)
     mod.function("fib", [x0, n], fib)
     limit = at.dscalar("limit")
-    powers, _ = ag.scan(lambda p, m: (p * 2, ag.scan_until(p * 2 > m)),
-                        outputs_info=at.constant(1.0), non_sequences=limit, n_steps=1000)
+    powers, _ = ag.scan(
+        lambda p, m: (p * 2, ag.scan_until(p * 2 > m)),
+        outputs_info=at.constant(1.0),
+        non_sequences=limit,
+        n_steps=1000,
+    )
     mod.function("until", [limit], powers)
     total, _ = ag.reduce(lambda v, a: a + v * v, x, at.constant(0.0))
     right, _ = ag.foldr(lambda v, a: a * 10 + v, x, at.constant(0.0))
@@ -45,7 +54,13 @@ def _cases(mod):
     xf, h0f = at.ftensor3("xf"), at.fmatrix("h0f")
     Wf, Uf, bf = at.fmatrix("Wf"), at.fmatrix("Uf"), at.fvector("bf")
     mod.function("rnn32", [xf, h0f, Wf, Uf, bf], rnn(xf, h0f, Wf, Uf, bf))
-    xs, h0, W, U, b = at.dtensor3("x"), at.dmatrix("h0"), at.dmatrix("W"), at.dmatrix("U"), at.dvector("b")
+    xs, h0, W, U, b = (
+        at.dtensor3("x"),
+        at.dmatrix("h0"),
+        at.dmatrix("W"),
+        at.dmatrix("U"),
+        at.dvector("b"),
+    )
     cost = (rnn(xs, h0, W, U, b) ** 2).sum()
     mod.function("rnn_grad", [xs, h0, W, U, b], ag.grad(cost, [xs, h0, W, U, b]))
     V = at.dmatrix("V")
@@ -54,8 +69,13 @@ def _cases(mod):
     mod.function("rnn_grad_u", [xs, h0, W, U, b], g_u)
     s, w, h = at.dvector("s"), at.dscalar("w"), at.dscalar("h")
     c = at.dvector("c")
-    hs, _ = ag.scan(lambda st, hp, w: at.tanh(w * hp + st), sequences=s, outputs_info=h,
-                    non_sequences=w, truncate_gradient=2)
+    hs, _ = ag.scan(
+        lambda st, hp, w: at.tanh(w * hp + st),
+        sequences=s,
+        outputs_info=h,
+        non_sequences=w,
+        truncate_gradient=2,
+    )
     mod.function("truncated", [s, w, h, c], ag.grad((hs * c).sum(), [s, w, h]))
 
 
@@ -84,8 +104,9 @@ def test_taps_and_go_backwards(compiled):
         want.append(acc)
     np.testing.assert_allclose(back, want)
     strided = np.arange(20.0)[::3]
-    np.testing.assert_allclose(compiled.taps_and_backwards(strided)[0], np.zeros(len(strided) - 2),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        compiled.taps_and_backwards(strided)[0], np.zeros(len(strided) - 2), atol=1e-12
+    )
 
 
 def test_two_taps_and_n_steps(compiled):
@@ -110,7 +131,7 @@ def test_reductions_and_nested_loops(compiled):
     xs, m = rng.normal(size=5), rng.normal(size=(3, 4))
     total, right, row_sums = compiled.reductions(xs, m)
     assert total == pytest.approx(np.sum(xs * xs))
-    assert right == pytest.approx(sum(v * 10.0 ** i for i, v in enumerate(xs)))
+    assert right == pytest.approx(sum(v * 10.0**i for i, v in enumerate(xs)))
     np.testing.assert_allclose(row_sums, m.sum(axis=1))
 
 
@@ -141,11 +162,13 @@ def np_rnn_grad(x, h0, W, U, b):
 
 
 def rnn_args(dtype=np.float64, steps=5, batch=3, n_in=4, n_hid=6):
-    return [rng.normal(size=(steps, batch, n_in)).astype(dtype),
-            rng.normal(size=(batch, n_hid)).astype(dtype),
-            rng.normal(size=(n_in, n_hid)).astype(dtype),
-            (rng.normal(size=(n_hid, n_hid)) * 0.4).astype(dtype),
-            rng.normal(size=n_hid).astype(dtype)]
+    return [
+        rng.normal(size=(steps, batch, n_in)).astype(dtype),
+        rng.normal(size=(batch, n_hid)).astype(dtype),
+        rng.normal(size=(n_in, n_hid)).astype(dtype),
+        (rng.normal(size=(n_hid, n_hid)) * 0.4).astype(dtype),
+        rng.normal(size=n_hid).astype(dtype),
+    ]
 
 
 def test_rnn_forward_float32(compiled):
@@ -170,13 +193,16 @@ def test_hessian_vector_product(compiled):
     eps = 1e-5
     plus = compiled.rnn_grad_u(*args[:3], args[3] + eps * V, args[4])
     minus = compiled.rnn_grad_u(*args[:3], args[3] - eps * V, args[4])
-    np.testing.assert_allclose(compiled.rnn_hvp(*args, V), (plus - minus) / (2 * eps),
-                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        compiled.rnn_hvp(*args, V), (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-7
+    )
 
 
 def test_truncated_gradient(compiled):
     from test_scan_grad import numpy_truncated_bptt
 
     s, c = rng.normal(size=6), rng.normal(size=6)
-    for got, want in zip(compiled.truncated(s, 0.8, 0.3, c), numpy_truncated_bptt(s, 0.8, 0.3, c, 2)):
+    for got, want in zip(
+        compiled.truncated(s, 0.8, 0.3, c), numpy_truncated_bptt(s, 0.8, 0.3, c, 2)
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -19,21 +19,25 @@ def fn(inputs, outputs, target, **kw):
 
 def test_power_by_repeated_multiplication(target):
     A, k = at.dvector("A"), at.lscalar("k")
-    result, updates = ag.scan(lambda prior, A: prior * A, outputs_info=at.ones_like(A),
-                              non_sequences=A, n_steps=k)
+    result, updates = ag.scan(
+        lambda prior, A: prior * A, outputs_info=at.ones_like(A), non_sequences=A, n_steps=k
+    )
     assert updates == {}
     f = fn([A, k], result[-1], target)
     a = np.arange(10, dtype=np.float64)
-    np.testing.assert_allclose(f(a, 2), a ** 2)
-    np.testing.assert_allclose(f(a, 5), a ** 5)
+    np.testing.assert_allclose(f(a, 2), a**2)
+    np.testing.assert_allclose(f(a, 5), a**5)
     hist = fn([A, k], result, target)(a, 4)
-    np.testing.assert_allclose(hist, np.stack([a ** p for p in range(1, 5)]))
+    np.testing.assert_allclose(hist, np.stack([a**p for p in range(1, 5)]))
 
 
 def test_polynomial_from_coefficients_and_arange(target):
     coefficients, x = at.dvector("coefficients"), at.dscalar("x")
-    components, _ = ag.scan(lambda c, power, free: c * (free ** power),
-                            sequences=[coefficients, at.arange(10000)], non_sequences=x)
+    components, _ = ag.scan(
+        lambda c, power, free: c * (free**power),
+        sequences=[coefficients, at.arange(10000)],
+        non_sequences=x,
+    )
     f = fn([coefficients, x], components.sum(), target)
     coeffs = np.array([1.0, 0.0, 2.0, -3.0])
     assert f(coeffs, 3.0) == pytest.approx(np.polyval(coeffs[::-1], 3.0))
@@ -70,26 +74,43 @@ def np_rnn(x, h0, W, U, b):
 def rnn_graph():
     x, h0 = at.dtensor3("x"), at.dmatrix("h0")
     W, U, b = at.dmatrix("W"), at.dmatrix("U"), at.dvector("b")
-    hs, _ = ag.scan(lambda xt, h, W, U, b: at.tanh(xt @ W + h @ U + b),
-                    sequences=x, outputs_info=h0, non_sequences=[W, U, b])
+    hs, _ = ag.scan(
+        lambda xt, h, W, U, b: at.tanh(xt @ W + h @ U + b),
+        sequences=x,
+        outputs_info=h0,
+        non_sequences=[W, U, b],
+    )
     return [x, h0, W, U, b], hs
 
 
-@given(st.integers(1, 6), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
-       st.integers(0, 2**31))
+@given(
+    st.integers(1, 6),
+    st.integers(1, 3),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.integers(0, 2**31),
+)
 def test_tanh_rnn_over_time_batch_features(target, steps, batch, n_in, n_hid, seed):
     rng = np.random.default_rng(seed)
     inputs, hs = rnn_graph()
-    args = [rng.normal(size=(steps, batch, n_in)), rng.normal(size=(batch, n_hid)),
-            rng.normal(size=(n_in, n_hid)), rng.normal(size=(n_hid, n_hid)) * 0.5,
-            rng.normal(size=n_hid)]
+    args = [
+        rng.normal(size=(steps, batch, n_in)),
+        rng.normal(size=(batch, n_hid)),
+        rng.normal(size=(n_in, n_hid)),
+        rng.normal(size=(n_hid, n_hid)) * 0.5,
+        rng.normal(size=n_hid),
+    ]
     np.testing.assert_allclose(fn(inputs, hs, target)(*args), np_rnn(*args), rtol=1e-12, atol=1e-12)
 
 
 def test_early_exit_includes_the_step_where_the_condition_holds(target):
     limit = at.dscalar("limit")
-    values, _ = ag.scan(lambda p, m: (p * 2, ag.scan_until(p * 2 > m)),
-                        outputs_info=at.constant(1.0), non_sequences=limit, n_steps=1024)
+    values, _ = ag.scan(
+        lambda p, m: (p * 2, ag.scan_until(p * 2 > m)),
+        outputs_info=at.constant(1.0),
+        non_sequences=limit,
+        n_steps=1024,
+    )
     f = fn([limit], values, target)
     np.testing.assert_allclose(f(45.0), [2, 4, 8, 16, 32, 64])
     np.testing.assert_allclose(f(0.5), [2])
@@ -105,8 +126,11 @@ def test_early_exit_includes_the_step_where_the_condition_holds(target):
 
 def test_early_exit_with_sequences_stops_at_the_shortest(target):
     x = at.dvector("x")
-    sums, _ = ag.scan(lambda v, acc: (acc + v, ag.scan_until(acc + v > 10)), sequences=x,
-                      outputs_info=at.constant(0.0))
+    sums, _ = ag.scan(
+        lambda v, acc: (acc + v, ag.scan_until(acc + v > 10)),
+        sequences=x,
+        outputs_info=at.constant(0.0),
+    )
     f = fn([x], sums, target)
     np.testing.assert_allclose(f([1.0, 2.0, 3.0]), [1, 3, 6])
     np.testing.assert_allclose(f([5.0, 5.0, 5.0, 5.0]), [5, 10, 15])
@@ -174,7 +198,9 @@ def test_sequence_taps_and_go_backwards(target):
 
 def test_go_backwards_outputs_are_in_processing_order(target):
     x = at.dvector("x")
-    acc, _ = ag.scan(lambda v, a: a + v, sequences=x, outputs_info=at.constant(0.0), go_backwards=True)
+    acc, _ = ag.scan(
+        lambda v, a: a + v, sequences=x, outputs_info=at.constant(0.0), go_backwards=True
+    )
     np.testing.assert_allclose(fn([x], acc, target)([1.0, 2.0, 3.0]), [3.0, 5.0, 6.0])
 
 
@@ -189,8 +215,11 @@ def test_n_steps_and_sequences_shortest_wins(target):
 
 def test_several_outputs_mixing_recurrent_and_not(target):
     x = at.dvector("x")
-    (acc, sq, prod), _ = ag.scan(lambda v, a, p: (a + v, v * v, p * v), sequences=x,
-                                 outputs_info=[at.constant(0.0), None, at.constant(1.0)])
+    (acc, sq, prod), _ = ag.scan(
+        lambda v, a, p: (a + v, v * v, p * v),
+        sequences=x,
+        outputs_info=[at.constant(0.0), None, at.constant(1.0)],
+    )
     xs = np.array([2.0, 3.0, 4.0])
     got = fn([x], [acc, sq, prod], target)(xs)
     np.testing.assert_allclose(got[0], np.cumsum(xs))

@@ -15,21 +15,25 @@ rng = np.random.default_rng(1234)
 
 def test_power_by_repeated_multiplication(target):
     def power(A):
-        result, _ = ag.scan(lambda prior, A: prior * A, outputs_info=at.ones_like(A),
-                            non_sequences=A, n_steps=4)
+        result, _ = ag.scan(
+            lambda prior, A: prior * A, outputs_info=at.ones_like(A), non_sequences=A, n_steps=4
+        )
         return result
 
     verify_grad(power, [rng.uniform(0.5, 1.5, size=5)], target=target)
     A = at.dvector("A")
     g = ag.grad(power(A)[-1].sum(), A)
     a = np.array([1.0, 2.0, -1.5])
-    np.testing.assert_allclose(ag.function([A], g, target=target)(a), 4 * a ** 3)
+    np.testing.assert_allclose(ag.function([A], g, target=target)(a), 4 * a**3)
 
 
 def test_polynomial(target):
     def poly(coefficients, x):
-        components, _ = ag.scan(lambda c, power, free: c * (free ** power),
-                                sequences=[coefficients, at.arange(100)], non_sequences=x)
+        components, _ = ag.scan(
+            lambda c, power, free: c * (free**power),
+            sequences=[coefficients, at.arange(100)],
+            non_sequences=x,
+        )
         return components.sum()
 
     verify_grad(poly, [rng.normal(size=5), np.array(1.3)], target=target)
@@ -37,8 +41,11 @@ def test_polynomial(target):
 
 def test_two_tap_recurrence(target):
     def fib(x0):
-        out, _ = ag.scan(lambda a, b: a * 0.5 + b * b * 0.3,
-                         outputs_info=dict(initial=x0, taps=[-2, -1]), n_steps=5)
+        out, _ = ag.scan(
+            lambda a, b: a * 0.5 + b * b * 0.3,
+            outputs_info=dict(initial=x0, taps=[-2, -1]),
+            n_steps=5,
+        )
         return out
 
     verify_grad(fib, [rng.uniform(-1, 1, size=(2, 3))], target=target)
@@ -47,19 +54,32 @@ def test_two_tap_recurrence(target):
 
 def test_tanh_rnn(target):
     def rnn(x, h0, W, U, b):
-        hs, _ = ag.scan(lambda xt, h, W, U, b: at.tanh(xt @ W + h @ U + b),
-                        sequences=x, outputs_info=h0, non_sequences=[W, U, b])
+        hs, _ = ag.scan(
+            lambda xt, h, W, U, b: at.tanh(xt @ W + h @ U + b),
+            sequences=x,
+            outputs_info=h0,
+            non_sequences=[W, U, b],
+        )
         return hs
 
-    pt = [rng.normal(size=(4, 2, 3)), rng.normal(size=(2, 5)), rng.normal(size=(3, 5)),
-          rng.normal(size=(5, 5)) * 0.5, rng.normal(size=5)]
+    pt = [
+        rng.normal(size=(4, 2, 3)),
+        rng.normal(size=(2, 5)),
+        rng.normal(size=(3, 5)),
+        rng.normal(size=(5, 5)) * 0.5,
+        rng.normal(size=5),
+    ]
     verify_grad(rnn, pt, target=target)
 
 
 def test_early_exit(target):
     def grow(w, x0):
-        values, _ = ag.scan(lambda p, w: (p * w + 0.1, ag.scan_until(p * w > 30.0)),
-                            outputs_info=x0, non_sequences=w, n_steps=50)
+        values, _ = ag.scan(
+            lambda p, w: (p * w + 0.1, ag.scan_until(p * w > 30.0)),
+            outputs_info=x0,
+            non_sequences=w,
+            n_steps=50,
+        )
         return values
 
     verify_grad(grow, [np.array(1.7), np.array(1.1)], target=target)
@@ -74,21 +94,36 @@ def test_early_exit(target):
 
 
 def test_map_reduce_foldl_foldr(target):
-    verify_grad(lambda x, k: ag.map(lambda v, k: at.sin(v) * k, x, non_sequences=k)[0],
-                [rng.normal(size=4), np.array(0.7)], target=target)
-    verify_grad(lambda x: ag.reduce(lambda v, a: a * v + v * v, x, at.constant(0.5))[0],
-                [rng.normal(size=5)], target=target)
-    verify_grad(lambda x, a0: ag.foldl(lambda v, a: at.tanh(a + v), x, a0)[0],
-                [rng.normal(size=(3, 2)), rng.normal(size=2)], target=target)
-    verify_grad(lambda x, a0: ag.foldr(lambda v, a: at.tanh(a * 0.5 + v), x, a0)[0],
-                [rng.normal(size=(3, 2)), rng.normal(size=2)], target=target)
+    verify_grad(
+        lambda x, k: ag.map(lambda v, k: at.sin(v) * k, x, non_sequences=k)[0],
+        [rng.normal(size=4), np.array(0.7)],
+        target=target,
+    )
+    verify_grad(
+        lambda x: ag.reduce(lambda v, a: a * v + v * v, x, at.constant(0.5))[0],
+        [rng.normal(size=5)],
+        target=target,
+    )
+    verify_grad(
+        lambda x, a0: ag.foldl(lambda v, a: at.tanh(a + v), x, a0)[0],
+        [rng.normal(size=(3, 2)), rng.normal(size=2)],
+        target=target,
+    )
+    verify_grad(
+        lambda x, a0: ag.foldr(lambda v, a: at.tanh(a * 0.5 + v), x, a0)[0],
+        [rng.normal(size=(3, 2)), rng.normal(size=2)],
+        target=target,
+    )
 
 
 def test_sequence_taps_and_go_backwards(target):
     def taps(x):
-        out, _ = ag.scan(lambda a, b, c, h: h * at.sin(a) + b * c,
-                         sequences=dict(input=x, taps=[-2, 0, 1]),
-                         outputs_info=at.constant(1.0), go_backwards=True)
+        out, _ = ag.scan(
+            lambda a, b, c, h: h * at.sin(a) + b * c,
+            sequences=dict(input=x, taps=[-2, 0, 1]),
+            outputs_info=at.constant(1.0),
+            go_backwards=True,
+        )
         return out
 
     verify_grad(taps, [rng.normal(size=7)], target=target)
@@ -103,8 +138,10 @@ def test_sequence_taps_and_go_backwards(target):
 def test_shared_variables_inside_the_loop(target):
     W = ag.shared(rng.normal(size=(3, 3)) * 0.5, name="W")
     x = at.dmatrix("x")
-    hs, _ = ag.scan(lambda xt, h: at.tanh(h @ W + xt), sequences=x, outputs_info=at.zeros((3,), dtype="float64"))
-    cost = (hs ** 2).sum()
+    hs, _ = ag.scan(
+        lambda xt, h: at.tanh(h @ W + xt), sequences=x, outputs_info=at.zeros((3,), dtype="float64")
+    )
+    cost = (hs**2).sum()
     f_cost = ag.function([x], cost, target=target)
     f_grad = ag.function([x], ag.grad(cost, W), target=target)
     xs = rng.normal(size=(4, 3))
@@ -149,8 +186,13 @@ def numpy_truncated_bptt(x, w, h0, c, truncate):
 @pytest.mark.parametrize("truncate", [-1, 1, 3, 10])
 def test_truncate_gradient(target, truncate):
     x, w, h0, c = at.dvector("x"), at.dscalar("w"), at.dscalar("h0"), at.dvector("c")
-    hs, _ = ag.scan(lambda xt, h, w: at.tanh(w * h + xt), sequences=x, outputs_info=h0,
-                    non_sequences=w, truncate_gradient=truncate)
+    hs, _ = ag.scan(
+        lambda xt, h, w: at.tanh(w * h + xt),
+        sequences=x,
+        outputs_info=h0,
+        non_sequences=w,
+        truncate_gradient=truncate,
+    )
     grads = ag.grad((hs * c).sum(), [x, w, h0])
     f = ag.function([x, w, h0, c], grads, target=target)
     xs, cs = rng.normal(size=6), rng.normal(size=6)
@@ -162,9 +204,10 @@ def test_truncate_gradient(target, truncate):
 
 def test_hessian_vector_product(target):
     x, W, h0, v = at.dmatrix("x"), at.dmatrix("W"), at.dvector("h0"), at.dmatrix("v")
-    hs, _ = ag.scan(lambda xt, h, W: at.tanh(h @ W + xt), sequences=x, outputs_info=h0,
-                    non_sequences=W)
-    cost = (hs ** 2).sum()
+    hs, _ = ag.scan(
+        lambda xt, h, W: at.tanh(h @ W + xt), sequences=x, outputs_info=h0, non_sequences=W
+    )
+    cost = (hs**2).sum()
     g = ag.grad(cost, W)
     hvp = ag.grad((g * v).sum(), W)
     f_grad = ag.function([x, W, h0], g, target=target)
@@ -178,12 +221,13 @@ def test_hessian_vector_product(target):
 
 def test_second_order_through_taps_and_until(target):
     def grad_of_loop(x, w):
-        out, _ = ag.scan(lambda a, b, p, q, w: (p * at.tanh(w * q) + a * b,
-                                                ag.scan_until(at.abs(q) > 1e6)),
-                         sequences=dict(input=x, taps=[-1, 1]),
-                         outputs_info=dict(initial=at.ones((2,), dtype="float64"), taps=[-2, -1]),
-                         non_sequences=w)
-        return ag.grad((out ** 2).sum(), w)
+        out, _ = ag.scan(
+            lambda a, b, p, q, w: (p * at.tanh(w * q) + a * b, ag.scan_until(at.abs(q) > 1e6)),
+            sequences=dict(input=x, taps=[-1, 1]),
+            outputs_info=dict(initial=at.ones((2,), dtype="float64"), taps=[-2, -1]),
+            non_sequences=w,
+        )
+        return ag.grad((out**2).sum(), w)
 
     verify_grad(grad_of_loop, [rng.normal(size=6), np.array(0.4)], target=target)
 
@@ -206,8 +250,12 @@ def test_jacobian_through_scan(target):
 
 def test_rop_through_scan(target):
     x, w, v = at.dvector("x"), at.dscalar("w"), at.dscalar("v")
-    hs, _ = ag.scan(lambda xt, h, w: at.tanh(w * h + xt), sequences=x,
-                    outputs_info=at.constant(0.5), non_sequences=w)
+    hs, _ = ag.scan(
+        lambda xt, h, w: at.tanh(w * h + xt),
+        sequences=x,
+        outputs_info=at.constant(0.5),
+        non_sequences=w,
+    )
     jvp = ag.function([x, w, v], ag.Rop(hs, w, v), target=target)
     forward = ag.function([x, w], hs, target=target)
     xs = rng.normal(size=4)

@@ -9,15 +9,16 @@ import pytest
 import aotgraph as ag
 import aotgraph.tensor as at
 from aotgraph.graph import toposort
+from aotgraph.loops import inner_function_graph, replace_inner_graph
 from aotgraph.ops.base import Op, apply_op
 from aotgraph.ops.scan import Layout, decode_inner
-from aotgraph.loops import inner_function_graph, replace_inner_graph
 
 
 def rnn_node():
     x, h0, W = at.dmatrix("x"), at.dvector("h0"), at.dmatrix("W")
-    hs, _ = ag.scan(lambda xt, h, W: at.tanh(h @ W.T * 2.0 + xt), sequences=x,
-                    outputs_info=h0, non_sequences=W)
+    hs, _ = ag.scan(
+        lambda xt, h, W: at.tanh(h @ W.T * 2.0 + xt), sequences=x, outputs_info=h0, non_sequences=W
+    )
     return (x, h0, W), hs
 
 
@@ -134,8 +135,9 @@ def test_histories_read_only_at_the_end_keep_only_the_last_value():
     from aotgraph.loops import keep_last_values
 
     A, k = at.dvector("A"), at.lscalar("k")
-    powers, _ = ag.scan(lambda prior, A: prior * A, outputs_info=at.ones_like(A),
-                        non_sequences=A, n_steps=k)
+    powers, _ = ag.scan(
+        lambda prior, A: prior * A, outputs_info=at.ones_like(A), non_sequences=A, n_steps=k
+    )
     squares, _ = ag.map(lambda v: v * v, A)
     last_power, last_square, full = keep_last_values([powers[-1], squares[-1], powers])
     assert last_power.owner.op.name == "subtensor"  # its history is also a root: kept
@@ -148,5 +150,5 @@ def test_histories_read_only_at_the_end_keep_only_the_last_value():
     f = ag.function([A, k], [alone, last_square], target="py", optimize=False)
     a = np.array([1.0, 2.0, -3.0])
     got_power, got_square = f(a, 4)
-    np.testing.assert_allclose(got_power, a ** 4)
+    np.testing.assert_allclose(got_power, a**4)
     assert got_square == 9.0

@@ -41,18 +41,29 @@ def build(seq_t, st_t, coef, backwards, n_steps):
         return at.tanh(sum(c * a for c, a in zip(coef, args)))
 
     def graph(x, init):
-        out, _ = ag.scan(fn, sequences=dict(input=x, taps=seq_t),
-                         outputs_info=dict(initial=init, taps=st_t),
-                         go_backwards=backwards, n_steps=n_steps)
+        out, _ = ag.scan(
+            fn,
+            sequences=dict(input=x, taps=seq_t),
+            outputs_info=dict(initial=init, taps=st_t),
+            go_backwards=backwards,
+            n_steps=n_steps,
+        )
         return out
 
     return graph
 
 
-@given(seq_t=seq_taps, st_t=state_taps, backwards=st.booleans(),
-       n_steps=st.none() | st.integers(0, 6), length=st.integers(5, 9), seed=st.integers(0, 2**31))
-def test_taps_directions_and_lengths_match_numpy(target, seq_t, st_t, backwards, n_steps, length,
-                                                 seed):
+@given(
+    seq_t=seq_taps,
+    st_t=state_taps,
+    backwards=st.booleans(),
+    n_steps=st.none() | st.integers(0, 6),
+    length=st.integers(5, 9),
+    seed=st.integers(0, 2**31),
+)
+def test_taps_directions_and_lengths_match_numpy(
+    target, seq_t, st_t, backwards, n_steps, length, seed
+):
     rng = np.random.default_rng(seed)
     coef = list(rng.uniform(-1, 1, size=len(seq_t) + len(st_t)))
     x, init = rng.normal(size=length), rng.normal(size=4)
